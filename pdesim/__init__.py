@@ -1,0 +1,27 @@
+"""pdesim: fast, validated pseudo-spectral simulators of pattern-forming and chaotic systems.
+
+>>> import pdesim
+>>> system = pdesim.make_system("ks1d", L=22.0, N=64)
+>>> run = pdesim.simulate(system, t_end=10.0, dt=0.25, save_every=1.0, n_traj=2, seed=0)
+>>> run.fields["u"].shape
+(2, 11, 64)
+"""
+
+from pdesim import diagnostics
+from pdesim.simulate import Run, SimulationDiverged, simulate
+from pdesim.spectral import Grid, SpectralTransform
+from pdesim.systems import SYSTEMS, make_system
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "SYSTEMS",
+    "Grid",
+    "Run",
+    "SimulationDiverged",
+    "SpectralTransform",
+    "__version__",
+    "diagnostics",
+    "make_system",
+    "simulate",
+]

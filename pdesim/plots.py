@@ -1,0 +1,58 @@
+"""Pictures of runs: space-time diagrams of 1-D fields and snapshot rows of 2-D fields."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from pdesim.simulate import Run  # noqa: E402
+
+
+def plot_run(run: Run, path: str | os.PathLike, trajectory: int = 0, n_snapshots: int = 4) -> Path:
+    """Save a PNG of one trajectory: space-time diagram (1-D) or snapshots (2-D)."""
+    path = Path(path)
+    names = list(run.fields)
+    if run.grid.ndim == 1:
+        fig, axes = plt.subplots(len(names), 1, figsize=(8, 3.2 * len(names)), squeeze=False)
+        x = run.grid.coords[0]
+        for ax, name in zip(axes[:, 0], names, strict=True):
+            data = run.fields[name][trajectory]
+            image = ax.pcolormesh(x, run.t, data, shading="auto", cmap="RdBu_r")
+            ax.set_xlabel("x")
+            ax.set_ylabel("t")
+            ax.set_title(f"{run.system}: {name}(x, t)")
+            fig.colorbar(image, ax=ax)
+    elif run.grid.ndim == 2:
+        frames = np.unique(np.linspace(0, len(run.t) - 1, n_snapshots).round().astype(int))
+        fig, axes = plt.subplots(
+            len(names), len(frames), figsize=(3.2 * len(frames), 3.0 * len(names)), squeeze=False
+        )
+        extent = [
+            run.grid.origin[1],
+            run.grid.origin[1] + run.grid.lengths[1],
+            run.grid.origin[0],
+            run.grid.origin[0] + run.grid.lengths[0],
+        ]
+        for row, name in enumerate(names):
+            for col, frame in enumerate(frames):
+                ax = axes[row, col]
+                image = ax.imshow(
+                    run.fields[name][trajectory, frame], origin="lower", extent=extent, cmap="RdBu_r"
+                )
+                ax.set_title(f"{name}, t = {run.t[frame]:g}")
+                ax.set_xticks([])
+                ax.set_yticks([])
+                fig.colorbar(image, ax=ax, shrink=0.8)
+    else:
+        raise ValueError(f"plots need 1-D or 2-D fields, got {run.grid.ndim}-D")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

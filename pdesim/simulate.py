@@ -1,0 +1,192 @@
+"""Run a system: a batch of trajectories, a saving cadence, divergence detection.
+
+:func:`simulate` draws one random generator per trajectory from
+``numpy.random.SeedSequence(seed).spawn(n_traj)``, so trajectory ``i`` is the same
+whether it runs alone or among others, advances the trajectories in batches through
+the system's stepper, and keeps frames at ``t_warmup, t_warmup + save_every, ...,
+t_end``. A non-finite or runaway state raises :class:`SimulationDiverged` with the
+trajectory and the time; nothing with NaN is ever returned.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from pdesim.spectral import Grid
+from pdesim.systems import System
+from pdesim.systems.base import check_fields_shape
+from pdesim.validation import require_int, require_multiple, require_real
+
+Progress = Callable[[int, int], None]
+"""``progress(steps_done, steps_total)``, called after each saved frame."""
+
+#: A real field stack of one batch is kept below this many bytes (cache-sized).
+_BATCH_BYTES = 4 * 2**20
+
+
+class SimulationDiverged(RuntimeError):
+    """A trajectory became non-finite or exceeded the system's blow-up threshold."""
+
+    def __init__(self, trajectory: int, time: float, reason: str) -> None:
+        self.trajectory = trajectory
+        self.time = time
+        self.reason = reason
+        super().__init__(f"trajectory {trajectory} diverged at t = {time:g}: {reason}")
+
+
+@dataclass
+class Run:
+    """The result of :func:`simulate`.
+
+    ``fields[name]`` has shape ``(n_traj, n_saved, *space)``; ``t`` has ``n_saved`` times.
+    """
+
+    system: str
+    fields: dict[str, np.ndarray]
+    t: np.ndarray
+    grid: Grid
+    params: dict[str, Any]
+    dt: float
+    seed: int
+    initial: str
+    wall_time: float
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_traj(self) -> int:
+        return next(iter(self.fields.values())).shape[0]
+
+
+def default_batch_size(system: System) -> int:
+    """Trajectories per batch: as many as keep one real field stack cache-sized."""
+    per_traj = 8 * system.n_fields * system.grid.size
+    return max(1, _BATCH_BYTES // per_traj)
+
+
+def _initial_fields(
+    system: System, initial: str | np.ndarray | None, n_traj: int, seed: int
+) -> tuple[np.ndarray, str]:
+    shape = (n_traj, system.n_fields, *system.grid.shape)
+    if initial is not None and not isinstance(initial, str):
+        return check_fields_shape("initial", initial, shape), "array"
+    name = initial or system.initial_conditions[0]
+    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(n_traj)]
+    fields = np.empty(shape)
+    for i, rng in enumerate(rngs):
+        fields[i] = system.initial_condition(name, rng)
+    return fields, name
+
+
+def simulate(
+    system: System,
+    t_end: float,
+    dt: float,
+    save_every: float,
+    n_traj: int = 1,
+    seed: int = 0,
+    t_warmup: float = 0.0,
+    initial: str | np.ndarray | None = None,
+    *,
+    batch_size: int | None = None,
+    progress: Progress | None = None,
+) -> Run:
+    """Integrate ``n_traj`` trajectories of ``system`` from t = 0 to ``t_end`` with step ``dt``.
+
+    Parameters
+    ----------
+    system: a system from :func:`pdesim.make_system`.
+    t_end: final time (>= dt); the last saved frame is at ``t_end``.
+    dt: time step (> 0).
+    save_every: interval between saved frames, a whole multiple of ``dt``.
+    n_traj: number of trajectories (>= 1).
+    seed: root seed; trajectory ``i`` uses ``SeedSequence(seed).spawn(n_traj)[i]``.
+    t_warmup: time of the first saved frame; ``t_end - t_warmup`` must be a whole
+        multiple of ``save_every``.
+    initial: None (the system's default family), the name of one of
+        ``system.initial_conditions``, or an array ``(n_traj, n_fields, *space)``.
+    batch_size: trajectories stepped together (default: cache-sized batches).
+    progress: optional callback ``progress(steps_done, steps_total)``.
+
+    Raises
+    ------
+    SimulationDiverged: a trajectory became non-finite or exceeded the blow-up threshold.
+    """
+    if not isinstance(system, System):
+        raise TypeError(
+            f"parameter 'system' must be a pdesim system (see pdesim.make_system), "
+            f"got {type(system).__name__}"
+        )
+    dt = require_real("dt", dt, gt=0.0)
+    t_end = require_real("t_end", t_end, ge=dt)
+    save_every = require_real("save_every", save_every, gt=0.0)
+    t_warmup = require_real("t_warmup", t_warmup, ge=0.0, le=t_end)
+    n_traj = require_int("n_traj", n_traj, ge=1)
+    seed = require_int("seed", seed, ge=0)
+    steps_per_save = require_multiple("save_every", save_every, "dt", dt)
+    n_steps = require_multiple("t_end", t_end, "dt", dt)
+    warmup_steps = 0 if t_warmup == 0 else require_multiple("t_warmup", t_warmup, "dt", dt)
+    span = n_steps - warmup_steps
+    if span % steps_per_save:
+        raise ValueError(
+            f"t_end - t_warmup = {t_end - t_warmup:g} must be a whole multiple of "
+            f"save_every = {save_every:g}"
+        )
+    n_saved = span // steps_per_save + 1
+    batch = require_int("batch_size", batch_size or default_batch_size(system), ge=1)
+
+    u0, initial_name = _initial_fields(system, initial, n_traj, seed)
+    out = np.empty((n_traj, n_saved, system.n_fields, *system.grid.shape))
+    stepper = system.make_stepper(dt)
+    total = n_steps * n_traj
+    done = 0
+    started = time.perf_counter()
+    for start in range(0, n_traj, batch):
+        stop = min(start + batch, n_traj)
+        state = stepper.to_state(u0[start:stop])
+        for step in range(n_steps + 1):
+            if step:
+                stepper.step(state, (step - 1) * dt)
+                finite = stepper.finite(state)
+                if not finite.all():
+                    bad = start + int(np.argmin(finite))
+                    raise SimulationDiverged(bad, step * dt, "non-finite state")
+            if step >= warmup_steps and (step - warmup_steps) % steps_per_save == 0:
+                index = (step - warmup_steps) // steps_per_save
+                frame = out[start:stop, index]
+                stepper.to_fields(state, frame)
+                _check_frame(system, frame, start, step * dt)
+                if progress is not None:
+                    progress(done + step, total)
+        done += n_steps * (stop - start)
+    wall = time.perf_counter() - started
+    return Run(
+        system=system.name,
+        fields={name: out[:, :, i] for i, name in enumerate(system.field_names)},
+        t=t_warmup + save_every * np.arange(n_saved),
+        grid=system.grid,
+        params=system.params_dict(),
+        dt=dt,
+        seed=seed,
+        initial=initial_name,
+        wall_time=wall,
+        info={"batch_size": batch, "n_steps": n_steps},
+    )
+
+
+def _check_frame(system: System, frame: np.ndarray, first: int, t: float) -> None:
+    """Raise if a saved frame is non-finite or beyond the system's blow-up threshold."""
+    peak = np.abs(frame.reshape(frame.shape[0], -1)).max(axis=1)
+    bad = ~(peak <= system.blowup_threshold)
+    if bad.any():
+        i = int(np.argmax(bad))
+        reason = (
+            "non-finite state"
+            if not np.isfinite(peak[i])
+            else f"max |field| = {peak[i]:.3g} exceeds {system.blowup_threshold:g}"
+        )
+        raise SimulationDiverged(first + i, t, reason)

@@ -1,0 +1,29 @@
+"""The registry of systems: one module per system, one line here per name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pdesim.systems.base import SpectralSystem, System
+from pdesim.systems.burgers import Burgers
+from pdesim.systems.kuramoto_sivashinsky import KuramotoSivashinsky1D, KuramotoSivashinsky2D
+
+SYSTEMS: dict[str, type[System]] = {
+    "ks1d": KuramotoSivashinsky1D,
+    "ks2d": KuramotoSivashinsky2D,
+    "burgers": Burgers,
+}
+
+
+def make_system(name: str, **params: Any) -> System:
+    """Build the system registered as ``name`` with validated parameters.
+
+    >>> make_system("ks1d", L=22.0, N=64)
+    KuramotoSivashinsky1D(L=22.0, N=64, dealias='2/3')
+    """
+    if not isinstance(name, str) or name not in SYSTEMS:
+        raise ValueError(f"unknown system {name!r}; known systems: {', '.join(sorted(SYSTEMS))}")
+    return SYSTEMS[name](**params)
+
+
+__all__ = ["SYSTEMS", "SpectralSystem", "System", "make_system"]

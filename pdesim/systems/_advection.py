@@ -1,0 +1,53 @@
+"""The conservative quadratic advection term ``-u u_x = -1/2 (u^2)_x`` of 1-D periodic PDEs.
+
+Shared by Kuramoto-Sivashinsky and viscous Burgers. Dealiasing masks both the input
+(before the product) and the product, so with the 2/3 rule every retained mode of
+the product is alias-free and the discrete term conserves energy,
+``sum Re(conj(u_k) N_k) = 0``, for a band-limited state.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pdesim.spectral import Grid, SpectralTransform
+
+
+class ConservativeAdvection1D:
+    """``N(u) = -1/2 d/dx (u^2)`` and its tangent ``N'(u) v = -d/dx (u v)``, spectrally."""
+
+    def __init__(self, grid: Grid, transform: SpectralTransform, dealias: str) -> None:
+        mask = grid.dealias_mask(dealias)
+        self.transform = transform
+        self.input_mask = mask.astype(np.complex128)
+        self.multiplier = (-0.5 * grid.derivative(0) * mask).astype(np.complex128)
+        self._work: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+
+    def _buffers(self, shape: tuple[int, ...], role: str) -> tuple[np.ndarray, np.ndarray]:
+        """A (spectral, physical) pair of work arrays per state shape and role."""
+        work = self._work.get((shape, role))
+        if work is None:
+            lead = shape[:-1]
+            work = (self.transform.empty_spectral(lead), self.transform.empty_physical(lead))
+            self._work[(shape, role)] = work
+        return work
+
+    def _to_physical(self, coeffs: np.ndarray, role: str) -> np.ndarray:
+        """Dealiased physical values of ``coeffs`` in a work array."""
+        spectral, physical = self._buffers(coeffs.shape, role)
+        np.multiply(coeffs, self.input_mask, out=spectral)
+        self.transform.inverse(spectral, out=physical, overwrite_input=True)
+        return physical
+
+    def __call__(self, state: np.ndarray, out: np.ndarray) -> None:
+        u = self._to_physical(state, "base")
+        np.multiply(u, u, out=u)
+        self.transform.forward(u, out=out)
+        out *= self.multiplier
+
+    def tangent(self, state: np.ndarray, tangent: np.ndarray, out: np.ndarray) -> None:
+        u = self._to_physical(state, "base")
+        v = self._to_physical(tangent, "tangent")
+        np.multiply(v, u, out=v)
+        self.transform.forward(v, out=out)
+        out *= 2.0 * self.multiplier

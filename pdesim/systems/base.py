@@ -1,0 +1,201 @@
+"""What every system offers the simulation driver, and the shared pseudo-spectral part.
+
+A system is a parameter dataclass (validated on construction), the names of its
+fields, its named initial conditions and a *stepper* for a given time step. The
+driver (:mod:`pdesim.simulate`) only talks to that interface, so a PDE integrated in
+spectral space and a map on a graph run through the same code.
+
+States handed between the driver and a stepper are batched: physical fields are
+``float64`` arrays ``(batch, field, *space)``; a stepper's internal state may be
+anything (spectral coefficients for PDEs).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from functools import cached_property
+from typing import Any, ClassVar, Protocol
+
+import numpy as np
+
+from pdesim.integrators import ETDRK4
+from pdesim.spectral import Grid, SpectralTransform
+from pdesim.validation import require_choice
+
+
+def parameter(default: Any, doc: str, allowed: str) -> Any:
+    """A dataclass field carrying the documentation ``pdesim list`` shows."""
+    return dataclasses.field(default=default, metadata={"doc": doc, "allowed": allowed})
+
+
+class Stepper(Protocol):
+    """What :func:`pdesim.simulate` needs to advance a batch of trajectories."""
+
+    def to_state(self, fields: np.ndarray) -> np.ndarray: ...
+
+    def to_fields(self, state: np.ndarray, out: np.ndarray) -> None: ...
+
+    def step(self, state: np.ndarray, t: float) -> None: ...
+
+    def finite(self, state: np.ndarray) -> np.ndarray: ...
+
+
+class System(ABC):
+    """A dynamical system with validated parameters and named initial conditions."""
+
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    field_names: ClassVar[tuple[str, ...]]
+    #: Names accepted by :meth:`initial_condition`; the first is the default.
+    initial_conditions: ClassVar[tuple[str, ...]]
+    Params: ClassVar[type]
+    #: ``max |field|`` beyond which a trajectory counts as diverged.
+    blowup_threshold: ClassVar[float] = 1e6
+    #: A time step that is accurate for the default parameters (used by the CLI).
+    default_dt: ClassVar[float]
+
+    def __init__(self, **params: Any) -> None:
+        allowed = [f.name for f in dataclasses.fields(self.Params)]
+        unknown = sorted(set(params) - set(allowed))
+        if unknown:
+            raise TypeError(
+                f"system {self.name!r} has no parameter {', '.join(map(repr, unknown))}; "
+                f"its parameters are {', '.join(allowed)}"
+            )
+        self.params = self.Params(**params)
+
+    @property
+    @abstractmethod
+    def grid(self) -> Grid: ...
+
+    @property
+    def n_fields(self) -> int:
+        return len(self.field_names)
+
+    def params_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self.params)
+
+    @classmethod
+    def parameter_table(cls) -> list[dict[str, Any]]:
+        """Name, default, allowed range and meaning of every parameter."""
+        return [
+            {
+                "name": f.name,
+                "default": f.default,
+                "allowed": f.metadata.get("allowed", ""),
+                "doc": f.metadata.get("doc", ""),
+            }
+            for f in dataclasses.fields(cls.Params)
+        ]
+
+    def initial_condition(self, name: str, rng: np.random.Generator) -> np.ndarray:
+        """One trajectory's initial fields ``(field, *space)`` from the named family."""
+        require_choice("initial", name, self.initial_conditions)
+        return np.asarray(getattr(self, "_initial_" + name)(rng), dtype=np.float64)
+
+    @abstractmethod
+    def make_stepper(self, dt: float) -> Stepper: ...
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params_dict().items())
+        return f"{type(self).__name__}({args})"
+
+
+class SpectralSystem(System):
+    """A semi-linear PDE ``du/dt = L u + N(u)`` solved pseudo-spectrally.
+
+    Subclasses give the grid, the diagonal linear operator ``L`` (shape
+    ``(field, *spectral_shape)``) and ``N`` evaluated in spectral space; for Lyapunov
+    exponents also the tangent map ``N'(u) v``.
+    """
+
+    #: True when adding a constant to the fields changes nothing else (the mean is
+    #: conserved or drifts passively): Lyapunov spectra are then computed modulo the
+    #: mean, which would otherwise appear as a spurious zero exponent.
+    mean_is_neutral: ClassVar[bool] = False
+
+    @cached_property
+    def transform(self) -> SpectralTransform:
+        return SpectralTransform(self.grid)
+
+    @abstractmethod
+    def linear_operator(self) -> np.ndarray: ...
+
+    @abstractmethod
+    def nonlinear(self, state: np.ndarray, t: float, out: np.ndarray) -> None: ...
+
+    def nonlinear_tangent(self, state: np.ndarray, tangent: np.ndarray, out: np.ndarray) -> None:
+        """Write ``N'(u) v`` for a base state ``(1, F, ...)`` and tangents ``(m, F, ...)``."""
+        raise NotImplementedError(f"{self.name} has no tangent dynamics")
+
+    def make_stepper(self, dt: float) -> SpectralStepper:
+        return SpectralStepper(self, dt)
+
+    def buffer(self, key: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:
+        """A reusable work array (allocated once per key and shape)."""
+        cache = self.__dict__.setdefault("_buffers", {})
+        arr = cache.get((key, shape))
+        if arr is None:
+            arr = cache[(key, shape)] = self.transform.backend.empty(shape, dtype)
+        return arr
+
+
+class SpectralStepper:
+    """ETDRK4 on a spectral system's coefficients."""
+
+    def __init__(self, system: SpectralSystem, dt: float) -> None:
+        self.system = system
+        self.transform = system.transform
+        self.integrator = ETDRK4(
+            system.linear_operator(),
+            system.nonlinear,
+            dt,
+            dtype=self.transform.spectral_dtype,
+        )
+
+    def to_state(self, fields: np.ndarray) -> np.ndarray:
+        return self.transform.forward(np.ascontiguousarray(fields, dtype=np.float64))
+
+    def to_fields(self, state: np.ndarray, out: np.ndarray) -> None:
+        self.transform.inverse(state, out=out)
+
+    def step(self, state: np.ndarray, t: float) -> None:
+        self.integrator.step(state, t)
+
+    def finite(self, state: np.ndarray) -> np.ndarray:
+        """Cheap per-trajectory check: a non-finite value anywhere reaches every mode."""
+        flat = state.reshape(state.shape[0], -1)
+        return np.isfinite(flat[:, :4]).all(axis=1)
+
+
+def band_limited_noise(
+    grid: Grid, rng: np.random.Generator, max_mode: int, std: float
+) -> np.ndarray:
+    """A zero-mean random periodic field with modes ``0 < max|m| <= max_mode`` and given std.
+
+    Uses ``numpy.fft`` so that the draw does not depend on the FFT backend.
+    """
+    coeffs = rng.standard_normal(grid.spectral_shape) + 1j * rng.standard_normal(
+        grid.spectral_shape
+    )
+    band = np.ones(grid.spectral_shape, dtype=bool)
+    for m in grid.mode_indices:
+        band &= np.abs(m) <= max_mode
+    coeffs[~band] = 0.0
+    coeffs.flat[0] = 0.0
+    field = np.fft.irfftn(coeffs, s=grid.shape, axes=tuple(range(grid.ndim)))
+    return field * (std / field.std())
+
+
+def check_fields_shape(name: str, fields: np.ndarray, expected: tuple[int, ...]) -> np.ndarray:
+    """Validate a user-supplied initial-state array."""
+    arr = np.asarray(fields)
+    if arr.shape != expected:
+        raise ValueError(f"parameter {name!r} must have shape {expected}, got {arr.shape}")
+    if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
+        raise TypeError(f"parameter {name!r} must be a real array, got dtype {arr.dtype}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"parameter {name!r} contains non-finite values")
+    return arr.astype(np.float64)
+

@@ -1,0 +1,176 @@
+"""Kuramoto-Sivashinsky equation in one and two dimensions, periodic.
+
+1-D (``ks1d``), on ``[0, L)``::
+
+    u_t = -u u_x - u_xx - u_xxxx          (L(k) = k^2 - k^4, N(u) = -1/2 (u^2)_x)
+
+The spatial mean of ``u`` is conserved. The chaotic benchmark ``L = 22`` (``N = 64``)
+has a leading Lyapunov exponent of about 0.048 and Kaplan-Yorke dimension about 4.2.
+
+2-D (``ks2d``), the scalar ("combustion") form on ``[0, L)^2``::
+
+    u_t = -Δu - Δ²u - 1/2 |∇u|^2          (L(k) = |k|^2 - |k|^4)
+
+Here the mean drifts, ``d<u>/dt = -1/2 <|∇u|^2>``, and nothing else depends on it;
+datasets store ``u - <u>`` with the mean as a scalar.
+
+Products are dealiased (``dealias = "2/3"`` by default) by masking both the inputs of
+the product and the product itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from pdesim.spectral import DEALIAS_RULES, Grid
+from pdesim.systems._advection import ConservativeAdvection1D
+from pdesim.systems.base import SpectralSystem, band_limited_noise, parameter
+from pdesim.validation import require_choice, require_int, require_real
+
+
+def _validate_ks(params: object) -> None:
+    require_real("L", params.L, gt=0.0)
+    require_int("N", params.N, ge=16, even=True)
+    require_choice("dealias", params.dealias, DEALIAS_RULES)
+    # The unstable band is 0 < |k| < 1; the grid's largest wavenumber pi N / L must
+    # reach well past it (k_max >= 3), or the dissipative range is not resolved.
+    if np.pi * params.N / params.L < 3.0:
+        raise ValueError(
+            f"parameter 'N' must be >= 3 L / pi = {3 * params.L / np.pi:.1f} to resolve "
+            f"the KS dissipation range at L={params.L:g}, got N={params.N}"
+        )
+
+
+@dataclass(frozen=True)
+class KS1DParams:
+    L: float = parameter(22.0, "domain length", "> 0")
+    N: int = parameter(64, "grid points", "even integer >= 16 and >= 3L/pi")
+    dealias: str = parameter("2/3", "dealiasing rule for the quadratic term", "2/3 | 1/2 | none")
+
+    def __post_init__(self) -> None:
+        _validate_ks(self)
+
+
+@dataclass(frozen=True)
+class KS2DParams:
+    L: float = parameter(32 * np.pi, "side of the square domain", "> 0")
+    N: int = parameter(128, "grid points per axis", "even integer >= 16 and >= 3L/pi")
+    dealias: str = parameter("2/3", "dealiasing rule for the quadratic term", "2/3 | 1/2 | none")
+
+    def __post_init__(self) -> None:
+        _validate_ks(self)
+
+
+class KuramotoSivashinsky1D(SpectralSystem):
+    """``u_t = -u u_x - u_xx - u_xxxx`` on the periodic interval ``[0, L)``."""
+
+    name = "ks1d"
+    summary = "Kuramoto-Sivashinsky, 1-D periodic: u_t = -u u_x - u_xx - u_xxxx"
+    field_names = ("u",)
+    mean_is_neutral = True
+    initial_conditions = ("random", "kassam_trefethen")
+    Params = KS1DParams
+    blowup_threshold = 1e4
+    default_dt = 0.25
+
+    @cached_property
+    def grid(self) -> Grid:
+        return Grid((self.params.L,), (self.params.N,))
+
+    @cached_property
+    def _advection(self) -> ConservativeAdvection1D:
+        return ConservativeAdvection1D(self.grid, self.transform, self.params.dealias)
+
+    def linear_operator(self) -> np.ndarray:
+        k2 = self.grid.k_squared
+        return (k2 - k2**2)[None, :]
+
+    def nonlinear(self, state: np.ndarray, t: float, out: np.ndarray) -> None:
+        self._advection(state, out)
+
+    def nonlinear_tangent(self, state: np.ndarray, tangent: np.ndarray, out: np.ndarray) -> None:
+        self._advection.tangent(state, tangent, out)
+
+    def _initial_random(self, rng: np.random.Generator) -> np.ndarray:
+        """Zero-mean noise in the lowest modes (``|m| <= 8``), std 1."""
+        return band_limited_noise(self.grid, rng, max_mode=min(8, self.params.N // 3 - 1), std=1.0)[
+            None
+        ]
+
+    def _initial_kassam_trefethen(self, rng: np.random.Generator) -> np.ndarray:
+        """``cos(2 pi x / L) (1 + sin(2 pi x / L))``: Kassam & Trefethen's kursiv.m at L = 32 pi."""
+        x = 2 * np.pi * self.grid.coords[0] / self.params.L
+        return (np.cos(x) * (1.0 + np.sin(x)))[None]
+
+
+class KuramotoSivashinsky2D(SpectralSystem):
+    """``u_t = -Δu - Δ²u - 1/2 |∇u|^2`` on the periodic square ``[0, L)^2``."""
+
+    name = "ks2d"
+    summary = "Kuramoto-Sivashinsky, 2-D periodic: u_t = -Δu - Δ²u - |∇u|²/2"
+    field_names = ("u",)
+    mean_is_neutral = True
+    initial_conditions = ("random", "small_random")
+    Params = KS2DParams
+    # The mean drifts linearly (about -2.5 per unit time at L = 32 pi) without feeding
+    # back, so the threshold on |u| is set far above any drift a run can reach.
+    blowup_threshold = 1e9
+    default_dt = 0.1
+
+    @cached_property
+    def grid(self) -> Grid:
+        return Grid((self.params.L, self.params.L), (self.params.N, self.params.N))
+
+    @cached_property
+    def _multipliers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Dealiased ``i k_x``, ``i k_y`` and the output factor ``-1/2 mask``."""
+        mask = self.grid.dealias_mask(self.params.dealias)
+        ikx = (self.grid.derivative(0) * mask).astype(np.complex128)
+        iky = (self.grid.derivative(1) * mask).astype(np.complex128)
+        return ikx, iky, (-0.5 * mask).astype(np.complex128)
+
+    def linear_operator(self) -> np.ndarray:
+        k2 = self.grid.k_squared
+        return (k2 - k2**2)[None, :, :]
+
+    def _gradient(self, coeffs: np.ndarray, role: str) -> np.ndarray:
+        """Dealiased ``(u_x, u_y)`` in physical space, shaped ``(2, batch, 1, N, N)``."""
+        ikx, iky, _ = self._multipliers
+        spectral = self.buffer(role + "_grad_hat", (2, *coeffs.shape), np.complex128)
+        physical = self.buffer(
+            role + "_grad", (2, *coeffs.shape[:-2], *self.grid.shape), np.float64
+        )
+        np.multiply(coeffs, ikx, out=spectral[0])
+        np.multiply(coeffs, iky, out=spectral[1])
+        self.transform.inverse(spectral, out=physical, overwrite_input=True)
+        return physical
+
+    def nonlinear(self, state: np.ndarray, t: float, out: np.ndarray) -> None:
+        grad = self._gradient(state, "base")
+        np.multiply(grad[0], grad[0], out=grad[0])
+        np.multiply(grad[1], grad[1], out=grad[1])
+        grad[0] += grad[1]
+        self.transform.forward(grad[0], out=out)
+        out *= self._multipliers[2]
+
+    def nonlinear_tangent(self, state: np.ndarray, tangent: np.ndarray, out: np.ndarray) -> None:
+        grad_u = self._gradient(state, "base")
+        grad_v = self._gradient(tangent, "tangent")
+        np.multiply(grad_v[0], grad_u[0], out=grad_v[0])
+        np.multiply(grad_v[1], grad_u[1], out=grad_v[1])
+        grad_v[0] += grad_v[1]
+        self.transform.forward(grad_v[0], out=out)
+        out *= 2.0 * self._multipliers[2]
+
+    def _initial_random(self, rng: np.random.Generator) -> np.ndarray:
+        """Zero-mean noise in the lowest modes (``|m| <= 8`` per axis), std 1."""
+        return band_limited_noise(self.grid, rng, max_mode=min(8, self.params.N // 3 - 1), std=1.0)[
+            None
+        ]
+
+    def _initial_small_random(self, rng: np.random.Generator) -> np.ndarray:
+        """The same noise with std 0.01: the linear instability picks the pattern."""
+        return 0.01 * self._initial_random(rng)

@@ -1,0 +1,1 @@
+"""Surrogate models trained on pdesim datasets (transformers, neural CDEs) and their evaluation."""
