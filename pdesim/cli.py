@@ -32,7 +32,8 @@ def _list(args: argparse.Namespace) -> int:
         print(f"  initial conditions: {', '.join(cls.initial_conditions)} (default first)")
         print(f"  default dt: {cls.default_dt:g}")
         for row in cls.parameter_table():
-            print(f"  {row['name']:<10} default {row['default']!r:<22} {row['allowed']:<36} {row['doc']}")
+            default = repr(row["default"])
+            print(f"  {row['name']:<10} default {default:<22} {row['allowed']:<36} {row['doc']}")
         print()
     return 0
 
@@ -81,7 +82,8 @@ def _run(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="pdesim", description="Pseudo-spectral simulators of pattern-forming and chaotic systems."
+        prog="pdesim",
+        description="Pseudo-spectral simulators of pattern-forming and chaotic systems.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -90,8 +92,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_run = sub.add_parser("run", help="simulate a system and save/plot the result")
     p_run.add_argument("system", help="system name (see `pdesim list`)")
-    p_run.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                       help="set a system parameter (repeatable), e.g. --set L=22")
+    p_run.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a system parameter (repeatable), e.g. --set L=22",
+    )
     p_run.add_argument("--t-end", type=float, required=True, help="final time")
     p_run.add_argument("--dt", type=float, help="time step (default: the system's)")
     p_run.add_argument("--save-every", type=float, help="time between saved frames (default: dt)")

@@ -108,27 +108,35 @@ def lyapunov_spectrum(
         np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2)
     )
     u0 = system.initial_condition(initial or system.initial_conditions[0], rng_state)
-    state = np.empty((1 + n_exponents, *transform.empty_spectral((n_fields,)).shape),
-                     dtype=transform.spectral_dtype)
+    state = np.empty(
+        (1 + n_exponents, *transform.empty_spectral((n_fields,)).shape),
+        dtype=transform.spectral_dtype,
+    )
     state[:1] = transform.forward(u0[None])
 
-    base = ETDRK4(system.linear_operator(), system.nonlinear, dt,
-                  dtype=transform.spectral_dtype)
+    base = ETDRK4(system.linear_operator(), system.nonlinear, dt, dtype=transform.spectral_dtype)
     for step in range(warmup_steps):
         base.step(state[:1], step * dt)
     if not np.isfinite(state[:1]).all():
         raise ValueError(f"the base trajectory diverged during the warm-up (dt={dt:g})")
 
-    tangent = np.stack([
-        np.stack([band_limited_noise(grid, rng_tangent, grid.points[0] // 3 - 1, 1.0)
-                  for _ in range(n_fields)])
-        for _ in range(n_exponents)
-    ])
+    tangent = np.stack(
+        [
+            np.stack(
+                [
+                    band_limited_noise(grid, rng_tangent, grid.points[0] // 3 - 1, 1.0)
+                    for _ in range(n_fields)
+                ]
+            )
+            for _ in range(n_exponents)
+        ]
+    )
     vectors = _orthonormalise(tangent)[0]
     state[1:] = transform.forward(vectors)
 
-    augmented = ETDRK4(system.linear_operator(), _TangentSystem(system), dt,
-                       dtype=transform.spectral_dtype)
+    augmented = ETDRK4(
+        system.linear_operator(), _TangentSystem(system), dt, dtype=transform.spectral_dtype
+    )
     log_growth = np.zeros(n_exponents)
     physical = transform.empty_physical((n_exponents, n_fields))
     t = warmup_steps * dt
@@ -138,7 +146,7 @@ def lyapunov_spectrum(
             t += dt
         transform.inverse(state[1:], out=physical)
         if system.mean_is_neutral:
-            physical -= grid.mean(physical)[..., *([None] * grid.ndim)]
+            physical -= grid.mean(physical).reshape(*physical.shape[:2], *([1] * grid.ndim))
         vectors, growth = _orthonormalise(physical)
         if not np.isfinite(growth).all():
             raise ValueError(f"the tangent dynamics diverged at t = {t:g} (dt={dt:g})")

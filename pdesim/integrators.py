@@ -14,8 +14,10 @@ by a mean over ``M`` points on a circle of radius 1 around each ``z = h L``:
     f1 = h <(-4 - z + e^z (4 - 3z + z^2))/z^3>, f2 = h <(2 + z + e^z (z - 2))/z^3>,
     f3 = h <(-4 - 3z - z^2 + e^z (4 - z))/z^3>.
 
-The scheme is 4th order for non-stiff problems and shows the known stiff order
-reduction (to about 3) on problems such as Kuramoto-Sivashinsky.
+For complex ``L`` the contour is the full circle (the half-circle-and-real-part trick
+of Kassam & Trefethen only holds for real ``L``). The scheme is 4th order for non-stiff
+problems and shows the known stiff order reduction (to about 3) on problems such as
+Kuramoto-Sivashinsky.
 """
 
 from __future__ import annotations
@@ -49,19 +51,22 @@ def etdrk4_coefficients(
     """Kassam-Trefethen contour-integral coefficients of ETDRK4, cast to ``dtype``.
 
     The mean over contour points is accumulated point by point, so memory stays at a
-    few arrays of ``linear``'s shape whatever ``contour_points`` is. A real ``linear``
-    gives real coefficients (the imaginary parts cancel by symmetry of the contour).
+    few arrays of ``linear``'s shape whatever ``contour_points`` is. For a real
+    ``linear`` the points lie on the upper half circle and the real part is taken (the
+    lower half contributes the complex conjugate); a complex ``linear`` needs the full
+    circle.
     """
     require_real("dt", dt, gt=0.0)
     require_int("contour_points", contour_points, ge=4)
     lin = np.asarray(linear)
+    arc = 2.0 * np.pi if np.iscomplexobj(lin) else np.pi
     hl = dt * lin.astype(np.complex128)
     q = np.zeros_like(hl)
     f1 = np.zeros_like(hl)
     f2 = np.zeros_like(hl)
     f3 = np.zeros_like(hl)
     for j in range(1, contour_points + 1):
-        z = hl + np.exp(1j * np.pi * (j - 0.5) / contour_points)
+        z = hl + np.exp(1j * arc * (j - 0.5) / contour_points)
         ez = np.exp(z)
         q += (np.exp(z / 2) - 1.0) / z
         z3 = z**3
@@ -87,7 +92,12 @@ class ETDRK4:
     ELEMENTWISE_PASSES = 18
 
     def __init__(
-        self, linear: np.ndarray, nonlinear: Nonlinear, dt: float, *, contour_points: int = 32,
+        self,
+        linear: np.ndarray,
+        nonlinear: Nonlinear,
+        dt: float,
+        *,
+        contour_points: int = 32,
         dtype: type = np.complex128,
     ) -> None:
         self.dt = require_real("dt", dt, gt=0.0)

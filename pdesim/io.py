@@ -61,7 +61,9 @@ def _write_boundaries(h5: h5py.File, grid: Grid, dims: list[str]) -> None:
         _flags(bc.create_dataset("mask", data=mask), False, False)
 
 
-def write_run(path: str | os.PathLike, run: Run, *, extra_attrs: dict[str, Any] | None = None) -> Path:
+def write_run(
+    path: str | os.PathLike, run: Run, *, extra_attrs: dict[str, Any] | None = None
+) -> Path:
     """Write ``run`` to ``path`` atomically in The Well's layout; returns the path."""
     from pdesim import __version__
 
@@ -115,7 +117,9 @@ def write_run(path: str | os.PathLike, run: Run, *, extra_attrs: dict[str, Any] 
     return path
 
 
-def read_fields(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, Any]]:
+def read_fields(
+    path: str | os.PathLike,
+) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, Any]]:
     """The t0 fields ``(n_traj, T, *space)``, the time axis and the root attributes of a file."""
     with h5py.File(path, "r") as h5:
         fields = {name: h5["t0_fields"][name][()] for name in h5["t0_fields"].attrs["field_names"]}

@@ -8,10 +8,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from pdesim.simulate import Run  # noqa: E402
+from pdesim.simulate import Run
 
 
 def plot_run(run: Run, path: str | os.PathLike, trajectory: int = 0, n_snapshots: int = 4) -> Path:
@@ -43,7 +43,10 @@ def plot_run(run: Run, path: str | os.PathLike, trajectory: int = 0, n_snapshots
             for col, frame in enumerate(frames):
                 ax = axes[row, col]
                 image = ax.imshow(
-                    run.fields[name][trajectory, frame], origin="lower", extent=extent, cmap="RdBu_r"
+                    run.fields[name][trajectory, frame],
+                    origin="lower",
+                    extent=extent,
+                    cmap="RdBu_r",
                 )
                 ax.set_title(f"{name}, t = {run.t[frame]:g}")
                 ax.set_xticks([])

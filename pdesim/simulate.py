@@ -19,7 +19,7 @@ import numpy as np
 
 from pdesim.spectral import Grid
 from pdesim.systems import System
-from pdesim.systems.base import check_fields_shape
+from pdesim.systems.base import Stepper, check_fields_shape
 from pdesim.validation import require_int, require_multiple, require_real
 
 Progress = Callable[[int, int], None]
@@ -142,9 +142,42 @@ def simulate(
     u0, initial_name = _initial_fields(system, initial, n_traj, seed)
     out = np.empty((n_traj, n_saved, system.n_fields, *system.grid.shape))
     stepper = system.make_stepper(dt)
+    started = time.perf_counter()
+    with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected below
+        _run_batches(
+            system, stepper, u0, out, batch, n_steps, warmup_steps, steps_per_save, dt, progress
+        )
+    wall = time.perf_counter() - started
+    return Run(
+        system=system.name,
+        fields={name: out[:, :, i] for i, name in enumerate(system.field_names)},
+        t=t_warmup + save_every * np.arange(n_saved),
+        grid=system.grid,
+        params=system.params_dict(),
+        dt=dt,
+        seed=seed,
+        initial=initial_name,
+        wall_time=wall,
+        info={"batch_size": batch, "n_steps": n_steps},
+    )
+
+
+def _run_batches(
+    system: System,
+    stepper: Stepper,
+    u0: np.ndarray,
+    out: np.ndarray,
+    batch: int,
+    n_steps: int,
+    warmup_steps: int,
+    steps_per_save: int,
+    dt: float,
+    progress: Progress | None,
+) -> None:
+    """Step each batch of trajectories, saving frames into ``out`` and checking them."""
+    n_traj = u0.shape[0]
     total = n_steps * n_traj
     done = 0
-    started = time.perf_counter()
     for start in range(0, n_traj, batch):
         stop = min(start + batch, n_traj)
         state = stepper.to_state(u0[start:stop])
@@ -163,19 +196,6 @@ def simulate(
                 if progress is not None:
                     progress(done + step, total)
         done += n_steps * (stop - start)
-    wall = time.perf_counter() - started
-    return Run(
-        system=system.name,
-        fields={name: out[:, :, i] for i, name in enumerate(system.field_names)},
-        t=t_warmup + save_every * np.arange(n_saved),
-        grid=system.grid,
-        params=system.params_dict(),
-        dt=dt,
-        seed=seed,
-        initial=initial_name,
-        wall_time=wall,
-        info={"batch_size": batch, "n_steps": n_steps},
-    )
 
 
 def _check_frame(system: System, frame: np.ndarray, first: int, t: float) -> None:

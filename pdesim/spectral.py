@@ -206,7 +206,9 @@ def _env_int(name: str, default: int) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise ValueError(f"environment variable {name} must be an integer >= 1, got {raw!r}") from None
+        raise ValueError(
+            f"environment variable {name} must be an integer >= 1, got {raw!r}"
+        ) from None
     return require_int(name, value, ge=1)
 
 
@@ -369,7 +371,7 @@ _BACKENDS: dict[tuple, object] = {}
 
 
 def get_backend(name: str | None = None) -> ScipyBackend | PyFFTWBackend:
-    """The FFT backend: ``name`` or ``$PDESIM_FFT`` (``pyfftw`` | ``scipy``), pyfftw if importable."""
+    """The backend named ``name`` or ``$PDESIM_FFT`` (``pyfftw`` | ``scipy``); pyfftw if found."""
     requested = name or os.environ.get("PDESIM_FFT") or "auto"
     require_choice("PDESIM_FFT", requested, ("auto", "pyfftw", "scipy"))
     threads = _env_int("PDESIM_FFT_THREADS", 1)
@@ -404,7 +406,9 @@ class SpectralTransform:
     def __init__(self, grid: Grid, backend: str | None = None) -> None:
         self.grid = grid
         self.backend = get_backend(backend)
-        self._forward_kind, self._inverse_kind = ("rfft", "irfft") if grid.periodic else ("dct", "idct")
+        self._forward_kind, self._inverse_kind = (
+            ("rfft", "irfft") if grid.periodic else ("dct", "idct")
+        )
         self.spectral_dtype = np.complex128 if grid.periodic else np.float64
         self._scratch: dict[tuple, np.ndarray] = {}
 
@@ -436,4 +440,3 @@ class SpectralTransform:
             src[...] = coeffs
         self.backend.execute(self._inverse_kind, src, out, self.grid.ndim)
         return out
-

@@ -66,7 +66,11 @@ def require_int(
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"parameter {name!r} must be {allowed}, got {_describe(value)}")
     number = int(value)
-    if (ge is not None and number < ge) or (le is not None and number > le) or (even and number % 2):
+    if (
+        (ge is not None and number < ge)
+        or (le is not None and number > le)
+        or (even and number % 2)
+    ):
         raise ValueError(f"parameter {name!r} must be {allowed}, got {number}")
     return number
 

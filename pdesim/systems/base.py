@@ -198,4 +198,3 @@ def check_fields_shape(name: str, fields: np.ndarray, expected: tuple[int, ...])
     if not np.isfinite(arr).all():
         raise ValueError(f"parameter {name!r} contains non-finite values")
     return arr.astype(np.float64)
-

@@ -1,0 +1,99 @@
+"""The pdesim command line and its HDF5/PNG outputs."""
+
+import h5py
+import numpy as np
+
+import pdesim
+from pdesim.cli import main
+from pdesim.io import read_fields
+
+
+def test_list_shows_systems_parameters_and_ranges(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "ks1d: Kuramoto-Sivashinsky" in out
+    assert "ks2d" in out
+    assert "even integer >= 16" in out
+    assert "kassam_trefethen" in out
+
+
+def test_run_writes_a_well_layout_file_and_a_plot(tmp_path, capsys):
+    out, png = tmp_path / "run.h5", tmp_path / "run.png"
+    argv = [
+        "run",
+        "ks1d",
+        "--set",
+        "L=22",
+        "--t-end",
+        "20",
+        "--save-every",
+        "1",
+        "--n-traj",
+        "2",
+        "--seed",
+        "3",
+        "--out",
+        str(out),
+        "--plot",
+        str(png),
+        "--quiet",
+    ]
+    assert main(argv) == 0
+    assert png.stat().st_size > 10_000
+    fields, t, attrs = read_fields(out)
+    expected = pdesim.simulate(
+        pdesim.make_system("ks1d", L=22.0), t_end=20.0, dt=0.25, save_every=1.0, n_traj=2, seed=3
+    )
+    np.testing.assert_array_equal(fields["u"], expected.fields["u"].astype(np.float32))
+    np.testing.assert_allclose(t, np.arange(21.0))
+    assert attrs["dataset_name"] == "ks1d" and attrs["n_trajectories"] == 2
+    with h5py.File(out) as h5:
+        assert set(h5) == {
+            "dimensions",
+            "boundary_conditions",
+            "scalars",
+            "t0_fields",
+            "t1_fields",
+            "t2_fields",
+        }
+        assert list(h5.attrs["simulation_parameters"]) == ["L", "N"]
+        assert h5["scalars/L"][()] == np.float32(22.0)
+        bc = h5["boundary_conditions/x_periodic"]
+        assert bc.attrs["bc_type"] == "PERIODIC" and bc["mask"][()].sum() == 2
+        for name in ("dimensions/time", "dimensions/x", "t0_fields/u", "scalars/N"):
+            assert {"sample_varying", "time_varying"} <= set(h5[name].attrs)
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_run_2d_makes_snapshots(tmp_path):
+    png = tmp_path / "ks2d.png"
+    argv = [
+        "run",
+        "ks2d",
+        "--set",
+        "L=62.8",
+        "--set",
+        "N=64",
+        "--t-end",
+        "2",
+        "--plot",
+        str(png),
+        "--quiet",
+    ]
+    assert main(argv) == 0
+    assert png.stat().st_size > 10_000
+
+
+def test_bad_input_exits_2_with_the_parameter_named(capsys):
+    assert main(["run", "ks1d", "--set", "N=15", "--t-end", "5", "--quiet"]) == 2
+    assert "'N' must be an even integer" in capsys.readouterr().err
+    assert main(["run", "ks1d", "--set", "N", "--t-end", "5", "--quiet"]) == 2
+    assert "NAME=VALUE" in capsys.readouterr().err
+
+
+def test_divergence_exits_3_and_writes_no_file(tmp_path, capsys):
+    out = tmp_path / "x.h5"
+    argv = ["run", "ks1d", "--t-end", "500", "--dt", "5", "--out", str(out), "--quiet"]
+    assert main(argv) == 3
+    assert "diverged at t =" in capsys.readouterr().err
+    assert not out.exists()

@@ -1,0 +1,129 @@
+"""The simulation driver: API contract, reproducibility, bad input, divergence."""
+
+import numpy as np
+import pytest
+
+import pdesim
+
+
+@pytest.fixture
+def ks1d():
+    return pdesim.make_system("ks1d", L=22.0, N=64)
+
+
+def test_run_shapes_and_times(ks1d):
+    run = pdesim.simulate(ks1d, t_end=20.0, dt=0.25, save_every=2.0, n_traj=3, t_warmup=10.0)
+    assert run.fields["u"].shape == (3, 6, 64)
+    assert run.fields["u"].dtype == np.float64
+    np.testing.assert_allclose(run.t, [10, 12, 14, 16, 18, 20])
+    assert run.grid.points == (64,)
+    assert run.params == {"L": 22.0, "N": 64, "dealias": "2/3"}
+    assert run.initial == "random"
+
+
+def test_first_frame_without_warmup_is_the_initial_condition(ks1d):
+    run = pdesim.simulate(ks1d, t_end=1.0, dt=0.25, save_every=0.5, initial="kassam_trefethen")
+    x = 2 * np.pi * ks1d.grid.coords[0] / 22.0
+    np.testing.assert_allclose(run.fields["u"][0, 0], np.cos(x) * (1 + np.sin(x)), atol=1e-14)
+
+
+def test_trajectories_are_reproducible_alone_or_in_a_batch(ks1d):
+    kwargs = {"t_end": 50.0, "dt": 0.25, "save_every": 5.0, "seed": 7}
+    four = pdesim.simulate(ks1d, n_traj=4, batch_size=1, **kwargs).fields["u"]
+    three = pdesim.simulate(ks1d, n_traj=3, batch_size=1, **kwargs).fields["u"]
+    np.testing.assert_array_equal(four[:3], three)
+    again = pdesim.simulate(ks1d, n_traj=4, batch_size=1, **kwargs).fields["u"]
+    np.testing.assert_array_equal(four, again)
+    batched = pdesim.simulate(ks1d, n_traj=4, batch_size=4, **kwargs).fields["u"]
+    np.testing.assert_allclose(batched, four, rtol=0, atol=1e-9)
+    assert not np.allclose(four[0], four[1])  # different seeds per trajectory
+
+
+def test_initial_array_is_used_as_given(ks1d):
+    u0 = np.zeros((2, 1, 64))
+    u0[1, 0] = np.sin(2 * np.pi * ks1d.grid.coords[0] / 22.0)
+    run = pdesim.simulate(ks1d, t_end=1.0, dt=0.25, save_every=1.0, n_traj=2, initial=u0)
+    np.testing.assert_array_equal(run.fields["u"][0], 0.0)
+    np.testing.assert_allclose(run.fields["u"][1, 0], u0[1, 0], rtol=0, atol=1e-15)
+    assert run.initial == "array"
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: pdesim.make_system("ks3d"), ValueError, "unknown system 'ks3d'.*ks1d"),
+        (lambda: pdesim.make_system("ks1d", N=63), ValueError, "'N' must be an even integer"),
+        (lambda: pdesim.make_system("ks1d", N=8), ValueError, "'N'.*>= 16"),
+        (lambda: pdesim.make_system("ks1d", N=64.0), TypeError, "'N'.*got 64.0"),
+        (lambda: pdesim.make_system("ks1d", L=0.0), ValueError, "'L' must be .* > 0"),
+        (lambda: pdesim.make_system("ks1d", L=-3.0), ValueError, "'L'"),
+        (lambda: pdesim.make_system("ks1d", L="22"), TypeError, "'L'"),
+        (lambda: pdesim.make_system("ks1d", L=200.0, N=64), ValueError, "'N' must be >= 3 L / pi"),
+        (lambda: pdesim.make_system("ks1d", dealias="3/4"), ValueError, "'dealias'"),
+        (lambda: pdesim.make_system("ks1d", nu=1.0), TypeError, "no parameter 'nu'"),
+    ],
+)
+def test_bad_system_parameters_name_the_parameter(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"dt": 0.0}, ValueError, "'dt'"),
+        ({"dt": -0.25}, ValueError, "'dt'"),
+        ({"dt": "0.25"}, TypeError, "'dt'"),
+        ({"save_every": 0.3}, ValueError, "'save_every' must be a positive whole multiple of dt"),
+        ({"t_end": 0.1}, ValueError, "'t_end' must be .*>= 0.25"),
+        ({"t_end": 10.1}, ValueError, "'t_end'.*multiple of dt"),
+        ({"t_warmup": 11.0}, ValueError, "'t_warmup'"),
+        ({"t_warmup": 0.5}, ValueError, "t_end - t_warmup"),
+        ({"n_traj": 0}, ValueError, "'n_traj'"),
+        ({"n_traj": 1.5}, TypeError, "'n_traj'"),
+        ({"seed": -1}, ValueError, "'seed'"),
+        ({"initial": "gaussian"}, ValueError, "'initial' must be one of random, kassam_trefethen"),
+        ({"initial": np.zeros((1, 1, 32))}, ValueError, r"'initial' must have shape \(1, 1, 64\)"),
+        ({"initial": np.full((1, 1, 64), np.nan)}, ValueError, "'initial' contains non-finite"),
+    ],
+)
+def test_bad_run_arguments_name_the_parameter(ks1d, kwargs, error, message):
+    args = {"t_end": 10.0, "dt": 0.25, "save_every": 1.0, **kwargs}
+    with pytest.raises(error, match=message):
+        pdesim.simulate(ks1d, **args)
+
+
+def test_simulate_rejects_a_non_system():
+    with pytest.raises(TypeError, match="'system'"):
+        pdesim.simulate("ks1d", t_end=1.0, dt=0.25, save_every=0.25)
+
+
+def test_unstable_step_is_reported_as_divergence_with_its_time(ks1d):
+    with pytest.raises(pdesim.SimulationDiverged) as info:
+        pdesim.simulate(ks1d, t_end=2000.0, dt=5.0, save_every=20.0, n_traj=2)
+    err = info.value
+    assert err.trajectory in (0, 1)
+    assert 0 < err.time < 2000.0
+    assert f"t = {err.time:g}" in str(err)
+
+
+def test_runaway_state_is_reported(ks1d):
+    u0 = np.full((2, 1, 64), 1.0)
+    u0[1] = 1e5
+    with pytest.raises(pdesim.SimulationDiverged, match="trajectory 1 diverged at t = 0: max"):
+        pdesim.simulate(ks1d, t_end=1.0, dt=0.25, save_every=1.0, n_traj=2, initial=u0)
+
+
+def test_progress_reports_reach_the_total(ks1d):
+    calls = []
+    pdesim.simulate(
+        ks1d,
+        t_end=5.0,
+        dt=0.25,
+        save_every=1.0,
+        n_traj=2,
+        batch_size=1,
+        progress=lambda done, total: calls.append((done, total)),
+    )
+    assert calls[-1] == (40, 40)
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)
