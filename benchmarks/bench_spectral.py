@@ -88,28 +88,36 @@ def timed_loop(fn: Callable[[], object]) -> Callable[[int], tuple[float, float]]
     return run
 
 
-def measure(
-    run: Callable[[int], tuple[float, float]], target: float, rounds: int
-) -> tuple[float, float]:
-    """Best (minimum) wall seconds per repetition over ``rounds`` rounds of about
-    ``target`` seconds each, and the process time per repetition of that round.
-
-    The calibration rounds double as warm-up.
-    """
+def calibrate(run: Callable[[int], tuple[float, float]], target: float) -> int:
+    """Repetitions of ``run`` lasting about ``target`` seconds (the calls also warm up)."""
     reps, wall = 1, 0.0
     while True:
         wall, _ = run(reps)
         if wall >= target / 4 or reps >= 1 << 22:
             break
-        grow = 8 if wall <= 0 else min(8.0, max(2.0, target / 3 / wall))
-        reps = int(math.ceil(reps * grow))
-    reps = max(1, round(reps * target / max(wall, 1e-9)))
-    best_wall, best_cpu = math.inf, math.inf
+        grow = 8.0 if wall <= 0 else min(8.0, max(2.0, target / 3 / wall))
+        reps = math.ceil(reps * grow)
+    return max(1, round(reps * target / max(wall, 1e-9)))
+
+
+def measure(
+    runs: dict[str, tuple[Callable[[int], tuple[float, float]], float]], rounds: int
+) -> dict[str, tuple[float, float]]:
+    """Best (minimum) wall seconds per repetition of each ``run`` and the process time
+    per repetition of that best round.
+
+    ``runs`` maps a name to ``(run, target seconds per round)``. The rounds of all
+    runs are interleaved, so that a burst of load from other processes on the shared
+    machine hits every quantity of a case alike rather than one of them.
+    """
+    reps = {name: calibrate(run, target) for name, (run, target) in runs.items()}
+    best = dict.fromkeys(runs, (math.inf, math.inf))
     for _ in range(rounds):
-        wall, cpu = run(reps)
-        if wall < best_wall:
-            best_wall, best_cpu = wall, cpu
-    return best_wall / reps, best_cpu / reps
+        for name, (run, _) in runs.items():
+            wall, cpu = run(reps[name])
+            if wall / reps[name] < best[name][0]:
+                best[name] = (wall / reps[name], cpu / reps[name])
+    return best
 
 
 # --------------------------------------------------------------------------- systems
@@ -223,29 +231,26 @@ def check_agreement(case: Case, backend: str, batch: int, steps: int = 5) -> flo
 # --------------------------------------------------------------------------- limit model
 
 
-def fft_pair_time(
-    backend, physical: tuple[int, ...], ndim: int, target: float, rounds: int
-) -> float:
-    """Seconds of one forward + inverse real FFT of the batched ``physical`` shape."""
+def fft_pair_run(backend, physical: tuple[int, ...], ndim: int) -> Callable:
+    """``run(reps)`` of ``reps`` forward + inverse real FFTs of the batched ``physical`` shape."""
     axes = tuple(range(-ndim, 0))
     spectral = (*physical[:-1], physical[-1] // 2 + 1)
-    rng = np.random.default_rng(2)
-    x0 = rng.standard_normal(physical)
+    x0 = np.random.default_rng(2).standard_normal(physical)
     if backend.name == "scipy":
-        w = backend.threads
-        return measure(
-            timed_loop(lambda: scipy.fft.irfftn(scipy.fft.rfftn(x0, axes=axes, workers=w),
-                                                s=physical[-ndim:], axes=axes, workers=w)),
-            target,
-            rounds,
-        )[0]
+        w, s = backend.threads, physical[-ndim:]
+        return timed_loop(
+            lambda: scipy.fft.irfftn(
+                scipy.fft.rfftn(x0, axes=axes, workers=w), s, axes=axes, workers=w
+            )
+        )
     x = pyfftw.empty_aligned(physical, dtype=np.float64)
     xh = pyfftw.empty_aligned(spectral, dtype=np.complex128)
-    flags = (backend.planner, "FFTW_DESTROY_INPUT")  # the flags pdesim plans with
+    flags = (backend.planner, "FFTW_DESTROY_INPUT")  # as pdesim plans (and its wisdom)
     kw = {"axes": axes, "flags": flags, "threads": backend.threads}
     forward = pyfftw.FFTW(x, xh, **kw)
     inverse = pyfftw.FFTW(xh, x, direction="FFTW_BACKWARD", **kw)
-    chunk = 16  # unnormalised round trips scale x by prod(N): refill (untimed) every 16
+    # An unnormalised round trip scales x by prod(N): refill x (untimed) before it overflows.
+    chunk = max(1, int(250 / math.log10(math.prod(physical[-ndim:]))))
 
     def run(reps: int) -> tuple[float, float]:
         wall = cpu = 0.0
@@ -262,11 +267,11 @@ def fft_pair_time(
             done += n
         return wall, cpu
 
-    return measure(run, target, rounds)[0]
+    return run
 
 
-def pass_time(shape: tuple[int, ...], dtype: type, target: float, rounds: int) -> float:
-    """Seconds of one ``np.multiply(a, b, out=c)`` over arrays of ``shape``."""
+def pass_run(shape: tuple[int, ...], dtype: type) -> Callable:
+    """``run(reps)`` of ``reps`` passes ``np.multiply(a, b, out=c)`` over arrays of ``shape``."""
     rng = np.random.default_rng(3)
     a = rng.standard_normal(shape).astype(dtype)
     b = rng.standard_normal(shape).astype(dtype)
@@ -274,7 +279,7 @@ def pass_time(shape: tuple[int, ...], dtype: type, target: float, rounds: int) -
         a += 1j * rng.standard_normal(shape)
         b += 1j * rng.standard_normal(shape)
     c = np.empty_like(a)
-    return measure(timed_loop(lambda: np.multiply(a, b, out=c)), target, rounds)[0]
+    return timed_loop(lambda: np.multiply(a, b, out=c))
 
 
 def pass_counts(system: str, backend: str) -> dict[str, int]:
@@ -329,6 +334,7 @@ def machine_info() -> dict:
 
 
 def bench_case(case: Case, target: float, rounds: int, rows: list[dict]) -> None:
+    """Time every batch of ``case`` with both backends and append one row per pair."""
     ndim = 1 if case.system == "ks1d" else 2
     ref = NumpyReference(case)
     systems = {name: make_system(case, name) for name in BACKENDS}
@@ -336,35 +342,35 @@ def bench_case(case: Case, target: float, rounds: int, rows: list[dict]) -> None
     grid = systems[BACKENDS[0]].grid
     for batch in case.batches:
         u0 = initial_fields(systems[BACKENDS[0]], batch)
-        axes = tuple(range(-ndim, 0))
-        v = [np.fft.rfftn(u0, axes=axes)]
+        spectral = (batch, 1, *grid.spectral_shape)
+        physical = (batch, 1, *grid.shape)
+        v = [np.fft.rfftn(u0, axes=tuple(range(-ndim, 0)))]
 
         def ref_step(v=v):
             v[0] = ref.step(v[0])
 
-        for _ in range(3):
-            ref_step()
-        t_ref, _ = measure(timed_loop(ref_step), target, rounds)
-        spectral = (batch, 1, *grid.spectral_shape)
-        physical = (batch, 1, *grid.shape)
-        t_cpass = pass_time(spectral, np.complex128, target / 3, rounds)
-        t_rpass = pass_time(physical, np.float64, target / 3, rounds)
+        runs = {"reference": (timed_loop(ref_step), target)}
+        states = {}
         for name in BACKENDS:
             stepper = steppers[name]
-            state = stepper.to_state(u0.copy())
-            clock = [0.0]
-
-            def step(stepper=stepper, state=state, clock=clock):
-                stepper.step(state, clock[0])
-                clock[0] += case.dt
-
-            for _ in range(3):  # buffers, FFT plans
-                step()
-            t_step, c_step = measure(timed_loop(step), target, rounds)
-            if not np.isfinite(state).all():
-                raise RuntimeError(f"{case.system} N={case.N} B={batch} {name}: diverged")
+            state = states[name] = stepper.to_state(u0.copy())
+            runs["step:" + name] = (timed_loop(stepper_call(stepper, state, case.dt)), target)
             backend = systems[name].transform.backend
-            t_pair = fft_pair_time(backend, physical, ndim, target / 2, rounds)
+            runs["fft:" + name] = (fft_pair_run(backend, physical, ndim), target / 2)
+        runs["cpass"] = (pass_run(spectral, np.complex128), target / 4)
+        runs["rpass"] = (pass_run(physical, np.float64), target / 4)
+        loop = (case.system, case.N, batch) == LOOP_CASE
+        if loop:
+            for name in BACKENDS:
+                runs["loop:" + name] = (loop_run(steppers[name], systems[name]), target)
+        best = measure(runs, rounds)
+        t_ref = best["reference"][0]
+        t_cpass, t_rpass = best["cpass"][0], best["rpass"][0]
+        for name in BACKENDS:
+            if not np.isfinite(states[name]).all():
+                raise RuntimeError(f"{case.system} N={case.N} B={batch} {name}: diverged")
+            t_step, c_step = best["step:" + name]
+            t_pair = best["fft:" + name][0]
             counts = pass_counts(case.system, name)
             t_fft = counts["ffts_per_step"] / 2 * t_pair
             t_mem = counts["complex_passes"] * t_cpass + counts["real_passes"] * t_rpass
@@ -396,28 +402,39 @@ def bench_case(case: Case, target: float, rounds: int, rows: list[dict]) -> None
                 },
                 "batched_vs_loop": None,
             }
-            if (case.system, case.N, batch) == LOOP_CASE:
-                row.update(batched_vs_loop(case, stepper, systems[name], row, target, rounds))
+            if loop:
+                t_loop = best["loop:" + name][0] / LOOP_STATES
+                t_batched = t_step / batch
+                row["batched_vs_loop"] = t_loop / t_batched
+                row["loop_us_per_traj_step"] = 1e6 * t_loop
+                row["batched_us_per_traj_step"] = 1e6 * t_batched
             rows.append(row)
 
 
-def batched_vs_loop(case, stepper, system, row, target, rounds) -> dict:
-    """Per trajectory-step time of ``LOOP_STATES`` single-trajectory states stepped in turn."""
+def stepper_call(stepper, state: np.ndarray, dt: float) -> Callable[[], None]:
+    """One ETDRK4 step of ``state`` per call (after three warm-up steps: buffers, plans)."""
+    clock = [0.0]
+
+    def step() -> None:
+        stepper.step(state, clock[0])
+        clock[0] += dt
+
+    for _ in range(3):
+        step()
+    return step
+
+
+def loop_run(stepper, system) -> Callable:
+    """``run(reps)``: ``reps`` sweeps stepping ``LOOP_STATES`` single-trajectory states in turn."""
     u0 = initial_fields(system, LOOP_STATES, seed=4)
     states = [stepper.to_state(u0[i : i + 1].copy()) for i in range(LOOP_STATES)]
 
-    def sweep():
-        for s in states:
-            stepper.step(s, 0.0)
+    def sweep() -> None:
+        for state in states:
+            stepper.step(state, 0.0)
 
     sweep()
-    t_loop = measure(timed_loop(sweep), target, rounds)[0] / LOOP_STATES
-    t_batched = row["ms_per_step"] / 1e3 / row["batch"]
-    return {
-        "batched_vs_loop": t_loop / t_batched,
-        "loop_us_per_traj_step": 1e6 * t_loop,
-        "batched_us_per_traj_step": 1e6 * t_batched,
-    }
+    return timed_loop(sweep)
 
 
 def row_by(rows, system, n, batch, backend):
@@ -431,23 +448,29 @@ def targets(rows: list[dict]) -> list[dict]:
     out = []
     r = row_by(rows, "ks2d", 256, 1, "pyfftw")
     if r is not None:
-        out.append({
-            "target": "KS2D 256^2 B=1 pyfftw: >= 70 % of limit",
-            "value": f"{r['pct_of_limit']:.0f} %",
-            "met": r["pct_of_limit"] >= 70.0,
-        })
-        out.append({
-            "target": "KS2D 256^2 B=1 pyfftw: >= 1.5x faster than numpy reference",
-            "value": f"{r['ratio_vs_numpy']:.2f}x",
-            "met": r["ratio_vs_numpy"] >= 1.5,
-        })
+        out.append(
+            {
+                "target": "KS2D 256^2 B=1 pyfftw: >= 70 % of limit",
+                "value": f"{r['pct_of_limit']:.0f} %",
+                "met": r["pct_of_limit"] >= 70.0,
+            }
+        )
+        out.append(
+            {
+                "target": "KS2D 256^2 B=1 pyfftw: >= 1.5x faster than numpy reference",
+                "value": f"{r['ratio_vs_numpy']:.2f}x",
+                "met": r["ratio_vs_numpy"] >= 1.5,
+            }
+        )
     r = row_by(rows, *LOOP_CASE, "pyfftw")
     if r is not None:
-        out.append({
-            "target": "KS1D N=64 B=1024 pyfftw: >= 20x faster per traj-step than a loop",
-            "value": f"{r['batched_vs_loop']:.1f}x",
-            "met": r["batched_vs_loop"] >= 20.0,
-        })
+        out.append(
+            {
+                "target": "KS1D N=64 B=1024 pyfftw: >= 20x faster per traj-step than a loop",
+                "value": f"{r['batched_vs_loop']:.1f}x",
+                "met": r["batched_vs_loop"] >= 20.0,
+            }
+        )
     return out
 
 
@@ -480,7 +503,7 @@ def main(argv: list[str] | None = None) -> int:
 
     os.environ.setdefault("PDESIM_FFT_THREADS", "1")
     cases = QUICK_CASES if args.quick else CASES
-    target, rounds = (0.05, 2) if args.quick else (0.2, 5)
+    target, rounds = (0.03, 2) if args.quick else (0.1, 7)
     info = machine_info()
     started = time.perf_counter()
 

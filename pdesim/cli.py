@@ -30,7 +30,9 @@ def _list(args: argparse.Namespace) -> int:
         print(f"{name}: {cls.summary}")
         print(f"  fields: {', '.join(cls.field_names)}")
         print(f"  initial conditions: {', '.join(cls.initial_conditions)} (default first)")
-        print(f"  default dt: {cls.default_dt:g}")
+        print(f"  default dt: {cls.default_dt:g}; methods: {', '.join(cls.methods)}")
+        if cls.presets:
+            print(f"  presets: {', '.join(cls.presets)}")
         for row in cls.parameter_table():
             default = repr(row["default"])
             print(f"  {row['name']:<10} default {default:<22} {row['allowed']:<36} {row['doc']}")
@@ -42,7 +44,7 @@ def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     params = dict(_parse_assignment(item) for item in args.set)
-    system = make_system(args.system, **params)
+    system = make_system(args.system, preset=args.preset, **params)
     dt = args.dt if args.dt is not None else system.default_dt
     save_every = args.save_every if args.save_every is not None else dt
     with tqdm(total=1, unit="step", unit_scale=True, desc=system.name, disable=args.quiet) as bar:
@@ -60,6 +62,7 @@ def _run(args: argparse.Namespace) -> int:
             seed=args.seed,
             t_warmup=args.t_warmup,
             initial=args.initial,
+            method=args.method,
             batch_size=args.batch_size,
             progress=progress,
         )
@@ -77,6 +80,10 @@ def _run(args: argparse.Namespace) -> int:
         from pdesim.plots import plot_run
 
         print(f"wrote {plot_run(run, args.plot)}")
+    if args.gif:
+        from pdesim.plots import animate_run
+
+        print(f"wrote {animate_run(run, args.gif)}")
     return 0
 
 
@@ -92,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_run = sub.add_parser("run", help="simulate a system and save/plot the result")
     p_run.add_argument("system", help="system name (see `pdesim list`)")
+    p_run.add_argument("--preset", help="a named parameter set of the system (see `pdesim list`)")
     p_run.add_argument(
         "--set",
         action="append",
@@ -106,9 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("--n-traj", type=int, default=1, help="number of trajectories")
     p_run.add_argument("--seed", type=int, default=0, help="root random seed")
     p_run.add_argument("--initial", help="initial-condition family (see `pdesim list`)")
+    p_run.add_argument("--method", help="time-stepping method (see `pdesim list`)")
     p_run.add_argument("--batch-size", type=int, help="trajectories stepped together")
     p_run.add_argument("--out", help="HDF5 file to write (The Well's layout)")
     p_run.add_argument("--plot", help="PNG to write: space-time diagram (1-D) or snapshots (2-D)")
+    p_run.add_argument("--gif", help="GIF to write: the first trajectory's frames, animated")
     p_run.add_argument("--quiet", action="store_true", help="no progress bar")
     p_run.set_defaults(func=_run)
     return parser

@@ -15,15 +15,21 @@ SYSTEMS: dict[str, type[System]] = {
 }
 
 
-def make_system(name: str, **params: Any) -> System:
+def make_system(name: str, preset: str | None = None, **params: Any) -> System:
     """Build the system registered as ``name`` with validated parameters.
+
+    ``preset`` names one of the system's published parameter sets; ``params``
+    override single values of it.
 
     >>> make_system("ks1d", L=22.0, N=64)
     KuramotoSivashinsky1D(L=22.0, N=64, dealias='2/3')
     """
     if not isinstance(name, str) or name not in SYSTEMS:
         raise ValueError(f"unknown system {name!r}; known systems: {', '.join(sorted(SYSTEMS))}")
-    return SYSTEMS[name](**params)
+    cls = SYSTEMS[name]
+    if preset is not None:
+        return cls.from_preset(preset, **params)
+    return cls(**params)
 
 
 __all__ = ["SYSTEMS", "SpectralSystem", "System", "make_system"]

@@ -54,6 +54,10 @@ class System(ABC):
     blowup_threshold: ClassVar[float] = 1e6
     #: A time step that is accurate for the default parameters (used by the CLI).
     default_dt: ClassVar[float]
+    #: Named parameter sets (e.g. published configurations); see :meth:`from_preset`.
+    presets: ClassVar[dict[str, dict[str, Any]]] = {}
+    #: Time-stepping methods :meth:`make_stepper` accepts; the first is the default.
+    methods: ClassVar[tuple[str, ...]] = ("etdrk4",)
 
     def __init__(self, **params: Any) -> None:
         allowed = [f.name for f in dataclasses.fields(self.Params)]
@@ -64,6 +68,14 @@ class System(ABC):
                 f"its parameters are {', '.join(allowed)}"
             )
         self.params = self.Params(**params)
+
+    @classmethod
+    def from_preset(cls, preset: str, **overrides: Any) -> System:
+        """The system with a named parameter set, individual values overridden."""
+        if not cls.presets:
+            raise ValueError(f"system {cls.name!r} has no presets; got preset={preset!r}")
+        require_choice("preset", preset, cls.presets)
+        return cls(**{**cls.presets[preset], **overrides})
 
     @property
     @abstractmethod
@@ -95,7 +107,25 @@ class System(ABC):
         return np.asarray(getattr(self, "_initial_" + name)(rng), dtype=np.float64)
 
     @abstractmethod
-    def make_stepper(self, dt: float) -> Stepper: ...
+    def make_stepper(self, dt: float, method: str | None = None) -> Stepper:
+        """A stepper advancing batches by ``dt`` with one of :attr:`methods`."""
+
+    def frame_problems(self, frame: np.ndarray) -> list[str | None]:
+        """Why each trajectory of a saved frame ``(batch, field, *space)`` is unusable, or None.
+
+        The default flags non-finite values and ``max |field|`` beyond
+        :attr:`blowup_threshold`; systems add their own checks (positivity, resolution).
+        """
+        peak = np.abs(frame.reshape(frame.shape[0], -1)).max(axis=1)
+        problems: list[str | None] = []
+        for value in peak:
+            if not np.isfinite(value):
+                problems.append("non-finite state")
+            elif value > self.blowup_threshold:
+                problems.append(f"max |field| = {value:.3g} exceeds {self.blowup_threshold:g}")
+            else:
+                problems.append(None)
+        return problems
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params_dict().items())
@@ -129,7 +159,8 @@ class SpectralSystem(System):
         """Write ``N'(u) v`` for a base state ``(1, F, ...)`` and tangents ``(m, F, ...)``."""
         raise NotImplementedError(f"{self.name} has no tangent dynamics")
 
-    def make_stepper(self, dt: float) -> SpectralStepper:
+    def make_stepper(self, dt: float, method: str | None = None) -> SpectralStepper:
+        require_choice("method", method or self.methods[0], self.methods)
         return SpectralStepper(self, dt)
 
     def buffer(self, key: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:

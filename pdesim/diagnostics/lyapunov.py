@@ -1,4 +1,4 @@
-"""Measures of the dynamics: Lyapunov spectra and the Kaplan-Yorke dimension.
+"""Lyapunov spectra and the Kaplan-Yorke dimension.
 
 Lyapunov exponents are computed with the Benettin / QR method on the tangent
 dynamics of the *discrete* map: the base state and ``m`` tangent vectors ``v_i`` are
