@@ -28,8 +28,12 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# `make bench` runs every benchmark; `make bench-NAME` runs benchmarks/bench_NAME.py.
 bench: install
-	$(BIN)/python benchmarks/bench_spectral.py
+	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done
+
+bench-%: install
+	$(BIN)/python benchmarks/bench_$*.py
 
 data: install
 	$(BIN)/pdesim data datasets/*.toml

@@ -61,60 +61,114 @@ def _write_boundaries(h5: h5py.File, grid: Grid, dims: list[str]) -> None:
         _flags(bc.create_dataset("mask", data=mask), False, False)
 
 
-def write_run(
-    path: str | os.PathLike, run: Run, *, extra_attrs: dict[str, Any] | None = None
-) -> Path:
-    """Write ``run`` to ``path`` atomically in The Well's layout; returns the path."""
-    from pdesim import __version__
+class WellWriter:
+    """A frame sink that writes one Well-format file, frames streamed as they come.
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    numeric = {k: v for k, v in run.params.items() if isinstance(v, numbers.Real)}
-    try:
-        with h5py.File(tmp, "w") as h5:
-            h5.attrs["dataset_name"] = run.system
-            h5.attrs["grid_type"] = "cartesian"
-            h5.attrs["n_spatial_dims"] = run.grid.ndim
-            h5.attrs["n_trajectories"] = run.n_traj
-            h5.attrs["simulation_parameters"] = list(numeric)
-            for key, value in numeric.items():
-                h5.attrs[key] = value
-            provenance = {
-                "pdesim_version": __version__,
-                "pdesim_system": run.system,
-                "pdesim_params": json.dumps(run.params),
-                "pdesim_seed": run.seed,
-                "pdesim_dt": run.dt,
-                "pdesim_initial": run.initial,
-                "pdesim_wall_time": run.wall_time,
-                "pdesim_boundary": run.grid.boundary,
-                "pdesim_lengths": list(run.grid.lengths),
-                **(extra_attrs or {}),
-            }
-            for key, value in provenance.items():
-                h5.attrs[key] = value
-            dims = _write_dimensions(h5, run.grid, run.t)
-            _write_boundaries(h5, run.grid, dims)
-            scalars = h5.create_group("scalars")
-            scalars.attrs["field_names"] = list(numeric)
-            for key, value in numeric.items():
-                _flags(scalars.create_dataset(key, data=np.float32(value)), False, False)
-            t0 = h5.create_group("t0_fields")
-            t0.attrs["field_names"] = list(run.fields)
-            for name, values in run.fields.items():
-                ds = t0.create_dataset(name, data=values.astype(np.float32))
-                ds.attrs["dim_varying"] = [True] * run.grid.ndim
-                _flags(ds, True, True)
-            for group in ("t1_fields", "t2_fields"):
-                h5.create_group(group).attrs["field_names"] = []
-        with open(tmp, "rb+") as handle:
+    Fields are float32 ``(n_traj, T, *space)`` chunked one frame per chunk. The file
+    is built under a temporary name beside ``path`` and renamed only by
+    :meth:`close`, after an fsync; :meth:`abort` removes it.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, attrs: dict[str, Any] | None = None) -> None:
+        self.path = Path(path)
+        self.attrs = dict(attrs or {})
+        self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        self._h5: h5py.File | None = None
+        self._fields: list[h5py.Dataset] = []
+
+    def open(self, system: Any, n_traj: int, t: np.ndarray) -> None:
+        """Start the file for ``system`` (a :class:`pdesim.systems.System`)."""
+        self._begin(system.name, system.grid, system.field_names, system.params_dict(), n_traj, t)
+
+    def _begin(
+        self,
+        name: str,
+        grid: Grid,
+        field_names: tuple[str, ...],
+        params: dict[str, Any],
+        n_traj: int,
+        t: np.ndarray,
+    ) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        numeric = {k: v for k, v in params.items() if isinstance(v, numbers.Real)}
+        h5 = self._h5 = h5py.File(self.tmp, "w")
+        h5.attrs["dataset_name"] = name
+        h5.attrs["grid_type"] = "cartesian"
+        h5.attrs["n_spatial_dims"] = grid.ndim
+        h5.attrs["n_trajectories"] = n_traj
+        h5.attrs["simulation_parameters"] = list(numeric)
+        for key, value in numeric.items():
+            h5.attrs[key] = value
+        h5.attrs["pdesim_params"] = json.dumps(params)
+        h5.attrs["pdesim_boundary"] = grid.boundary
+        h5.attrs["pdesim_lengths"] = list(grid.lengths)
+        dims = _write_dimensions(h5, grid, t)
+        _write_boundaries(h5, grid, dims)
+        scalars = h5.create_group("scalars")
+        scalars.attrs["field_names"] = list(numeric)
+        for key, value in numeric.items():
+            _flags(scalars.create_dataset(key, data=np.float32(value)), False, False)
+        t0 = h5.create_group("t0_fields")
+        t0.attrs["field_names"] = list(field_names)
+        shape = (n_traj, len(t), *grid.shape)
+        self._fields = []
+        for field_name in field_names:
+            ds = t0.create_dataset(
+                field_name, shape=shape, dtype=np.float32, chunks=(1, 1, *grid.shape)
+            )
+            ds.attrs["dim_varying"] = [True] * grid.ndim
+            _flags(ds, True, True)
+            self._fields.append(ds)
+        for group in ("t1_fields", "t2_fields"):
+            h5.create_group(group).attrs["field_names"] = []
+
+    def write(self, first: int, index: int, frame: np.ndarray) -> None:
+        stop = first + frame.shape[0]
+        for i, ds in enumerate(self._fields):
+            ds[first:stop, index] = frame[:, i].astype(np.float32)
+
+    def close(self, run: Run) -> None:
+        from pdesim import __version__
+
+        provenance = {
+            "pdesim_version": __version__,
+            "pdesim_system": run.system,
+            "pdesim_seed": run.seed,
+            "pdesim_dt": run.dt,
+            "pdesim_initial": run.initial,
+            "pdesim_method": run.info.get("method", ""),
+            "pdesim_wall_time": run.wall_time,
+            **self.attrs,
+        }
+        for key, value in provenance.items():
+            self._h5.attrs[key] = value
+        self._h5.close()
+        self._h5 = None
+        with open(self.tmp, "rb+") as handle:
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        if self._h5 is not None:
+            self._h5.close()
+            self._h5 = None
+        self.tmp.unlink(missing_ok=True)
+
+
+def write_run(path: str | os.PathLike, run: Run, *, attrs: dict[str, Any] | None = None) -> Path:
+    """Write an in-memory ``run`` to ``path`` atomically in The Well's layout."""
+    writer = WellWriter(path, attrs=attrs)
+    names = tuple(run.fields)
+    writer._begin(run.system, run.grid, names, run.params, run.n_traj, run.t)
+    try:
+        stacked = np.stack([run.fields[name] for name in names], axis=2)
+        for index in range(len(run.t)):
+            writer.write(0, index, stacked[:, index])
+        writer.close(run)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        writer.abort()
         raise
-    return path
+    return writer.path
 
 
 def read_fields(

@@ -6,6 +6,10 @@ whether it runs alone or among others, advances the trajectories in batches thro
 the system's stepper, and keeps frames at ``t_warmup, t_warmup + save_every, ...,
 t_end``. A non-finite or runaway state raises :class:`SimulationDiverged` with the
 trajectory and the time; nothing with NaN is ever returned.
+
+Saved frames go to a *sink* as they are produced: by default :class:`MemorySink`
+(the arrays end up in ``Run.fields``); :class:`pdesim.io.WellWriter` streams them to
+an HDF5 file instead, so a long run's memory stays bounded.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -39,11 +43,52 @@ class SimulationDiverged(RuntimeError):
         super().__init__(f"trajectory {trajectory} diverged at t = {time:g}: {reason}")
 
 
+class FrameSink(Protocol):
+    """Receives saved frames as :func:`simulate` produces them."""
+
+    def open(self, system: System, n_traj: int, t: np.ndarray) -> None:
+        """Prepare for ``n_traj`` trajectories saved at times ``t``."""
+
+    def write(self, first: int, index: int, frame: np.ndarray) -> None:
+        """Store ``frame`` (batch, field, *space) of trajectories ``first..`` at ``t[index]``."""
+
+    def close(self, run: Run) -> None:
+        """Finish after a successful run (``run`` carries the metadata)."""
+
+    def abort(self) -> None:
+        """Discard everything after a failure."""
+
+
+class MemorySink:
+    """Keeps every frame in one float64 array; ``Run.fields`` holds views of it."""
+
+    def __init__(self) -> None:
+        self.data: np.ndarray | None = None
+        self.field_names: tuple[str, ...] = ()
+
+    def open(self, system: System, n_traj: int, t: np.ndarray) -> None:
+        self.data = np.empty((n_traj, len(t), system.n_fields, *system.grid.shape))
+        self.field_names = system.field_names
+
+    def write(self, first: int, index: int, frame: np.ndarray) -> None:
+        self.data[first : first + frame.shape[0], index] = frame
+
+    def fields(self) -> dict[str, np.ndarray]:
+        return {name: self.data[:, :, i] for i, name in enumerate(self.field_names)}
+
+    def close(self, run: Run) -> None:
+        run.fields = self.fields()
+
+    def abort(self) -> None:
+        self.data = None
+
+
 @dataclass
 class Run:
     """The result of :func:`simulate`.
 
-    ``fields[name]`` has shape ``(n_traj, n_saved, *space)``; ``t`` has ``n_saved`` times.
+    ``fields[name]`` has shape ``(n_traj, n_saved, *space)`` (empty when the frames
+    were streamed to a file by a sink); ``t`` has ``n_saved`` times.
     """
 
     system: str
@@ -59,7 +104,7 @@ class Run:
 
     @property
     def n_traj(self) -> int:
-        return next(iter(self.fields.values())).shape[0]
+        return int(self.info["n_traj"])
 
 
 def default_batch_size(system: System) -> int:
@@ -95,6 +140,7 @@ def simulate(
     method: str | None = None,
     batch_size: int | None = None,
     progress: Progress | None = None,
+    sink: FrameSink | None = None,
 ) -> Run:
     """Integrate ``n_traj`` trajectories of ``system`` from t = 0 to ``t_end`` with step ``dt``.
 
@@ -113,6 +159,7 @@ def simulate(
     method: time-stepping method, one of ``system.methods`` (default: the first).
     batch_size: trajectories stepped together (default: cache-sized batches).
     progress: optional callback ``progress(steps_done, steps_total)``.
+    sink: where saved frames go (default: memory, returned in ``Run.fields``).
 
     Raises
     ------
@@ -142,33 +189,55 @@ def simulate(
     batch = require_int("batch_size", batch_size or default_batch_size(system), ge=1)
 
     u0, initial_name = _initial_fields(system, initial, n_traj, seed)
-    out = np.empty((n_traj, n_saved, system.n_fields, *system.grid.shape))
+    t = t_warmup + save_every * np.arange(n_saved)
     stepper = system.make_stepper(dt, method)
+    sink = MemorySink() if sink is None else sink
+    sink.open(system, n_traj, t)
     started = time.perf_counter()
-    with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected below
-        _run_batches(
-            system, stepper, u0, out, batch, n_steps, warmup_steps, steps_per_save, dt, progress
-        )
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected below
+            _run_batches(
+                system,
+                stepper,
+                u0,
+                sink,
+                batch,
+                n_steps,
+                warmup_steps,
+                steps_per_save,
+                dt,
+                progress,
+            )
+    except BaseException:
+        sink.abort()
+        raise
     wall = time.perf_counter() - started
-    return Run(
+    run = Run(
         system=system.name,
-        fields={name: out[:, :, i] for i, name in enumerate(system.field_names)},
-        t=t_warmup + save_every * np.arange(n_saved),
+        fields={},
+        t=t,
         grid=system.grid,
         params=system.params_dict(),
         dt=dt,
         seed=seed,
         initial=initial_name,
         wall_time=wall,
-        info={"batch_size": batch, "n_steps": n_steps, "method": method or system.methods[0]},
+        info={
+            "n_traj": n_traj,
+            "batch_size": batch,
+            "n_steps": n_steps,
+            "method": method or system.methods[0],
+        },
     )
+    sink.close(run)
+    return run
 
 
 def _run_batches(
     system: System,
     stepper: Stepper,
     u0: np.ndarray,
-    out: np.ndarray,
+    sink: FrameSink,
     batch: int,
     n_steps: int,
     warmup_steps: int,
@@ -176,13 +245,14 @@ def _run_batches(
     dt: float,
     progress: Progress | None,
 ) -> None:
-    """Step each batch of trajectories, saving frames into ``out`` and checking them."""
+    """Step each batch of trajectories, checking frames and handing them to ``sink``."""
     n_traj = u0.shape[0]
     total = n_steps * n_traj
     done = 0
     for start in range(0, n_traj, batch):
         stop = min(start + batch, n_traj)
         state = stepper.to_state(u0[start:stop])
+        frame = np.empty((stop - start, *u0.shape[1:]))
         for step in range(n_steps + 1):
             if step:
                 stepper.step(state, (step - 1) * dt)
@@ -191,10 +261,9 @@ def _run_batches(
                     bad = start + int(np.argmin(finite))
                     raise SimulationDiverged(bad, step * dt, "non-finite state")
             if step >= warmup_steps and (step - warmup_steps) % steps_per_save == 0:
-                index = (step - warmup_steps) // steps_per_save
-                frame = out[start:stop, index]
                 stepper.to_fields(state, frame)
                 _check_frame(system, frame, start, step * dt)
+                sink.write(start, (step - warmup_steps) // steps_per_save, frame)
                 if progress is not None:
                     progress(done + step, total)
         done += n_steps * (stop - start)

@@ -2,6 +2,7 @@
 
 import h5py
 import numpy as np
+import pytest
 
 import pdesim
 from pdesim.cli import main
@@ -97,3 +98,28 @@ def test_divergence_exits_3_and_writes_no_file(tmp_path, capsys):
     assert main(argv) == 3
     assert "diverged at t =" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_streamed_run_equals_the_in_memory_run(tmp_path):
+    from pdesim.io import WellWriter
+
+    system = pdesim.make_system("ks1d")
+    kwargs = {"t_end": 10.0, "dt": 0.25, "save_every": 1.0, "n_traj": 3, "batch_size": 2}
+    streamed = pdesim.simulate(system, sink=WellWriter(tmp_path / "s.h5"), **kwargs)
+    assert streamed.fields == {}
+    fields, t, attrs = read_fields(tmp_path / "s.h5")
+    in_memory = pdesim.simulate(system, **kwargs)
+    np.testing.assert_array_equal(fields["u"], in_memory.fields["u"].astype(np.float32))
+    assert attrs["pdesim_dt"] == 0.25 and attrs["n_trajectories"] == 3
+    with h5py.File(tmp_path / "s.h5") as h5:
+        assert h5["t0_fields/u"].chunks == (1, 1, 64)
+
+
+def test_a_failed_streamed_run_leaves_no_file(tmp_path):
+    from pdesim.io import WellWriter
+
+    system = pdesim.make_system("ks1d")
+    out = tmp_path / "bad.h5"
+    with pytest.raises(pdesim.SimulationDiverged):
+        pdesim.simulate(system, t_end=500.0, dt=5.0, save_every=5.0, sink=WellWriter(out))
+    assert not out.exists() and not list(tmp_path.iterdir())
