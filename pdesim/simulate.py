@@ -113,14 +113,23 @@ def default_batch_size(system: System) -> int:
     return max(1, _BATCH_BYTES // per_traj)
 
 
+def trajectory_seeds(seed: int, n_traj: int, first: int = 0) -> list[np.random.SeedSequence]:
+    """``SeedSequence(seed, spawn_key=(i,))`` for ``i = first .. first + n_traj - 1``.
+
+    These equal ``SeedSequence(seed).spawn(first + n_traj)[first:]``: a trajectory's
+    randomness depends only on the root seed and its own index.
+    """
+    return [np.random.SeedSequence(seed, spawn_key=(i,)) for i in range(first, first + n_traj)]
+
+
 def _initial_fields(
-    system: System, initial: str | np.ndarray | None, n_traj: int, seed: int
+    system: System, initial: str | np.ndarray | None, n_traj: int, seed: int, first: int
 ) -> tuple[np.ndarray, str]:
     shape = (n_traj, system.n_fields, *system.grid.shape)
     if initial is not None and not isinstance(initial, str):
         return check_fields_shape("initial", initial, shape), "array"
     name = initial or system.initial_conditions[0]
-    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(n_traj)]
+    rngs = [np.random.default_rng(s) for s in trajectory_seeds(seed, n_traj, first)]
     fields = np.empty(shape)
     for i, rng in enumerate(rngs):
         fields[i] = system.initial_condition(name, rng)
@@ -141,6 +150,7 @@ def simulate(
     batch_size: int | None = None,
     progress: Progress | None = None,
     sink: FrameSink | None = None,
+    first_trajectory: int = 0,
 ) -> Run:
     """Integrate ``n_traj`` trajectories of ``system`` from t = 0 to ``t_end`` with step ``dt``.
 
@@ -151,7 +161,7 @@ def simulate(
     dt: time step (> 0).
     save_every: interval between saved frames, a whole multiple of ``dt``.
     n_traj: number of trajectories (>= 1).
-    seed: root seed; trajectory ``i`` uses ``SeedSequence(seed).spawn(n_traj)[i]``.
+    seed: root seed; trajectory ``i`` uses ``SeedSequence(seed, spawn_key=(i,))``.
     t_warmup: time of the first saved frame; ``t_end - t_warmup`` must be a whole
         multiple of ``save_every``.
     initial: None (the system's default family), the name of one of
@@ -160,6 +170,8 @@ def simulate(
     batch_size: trajectories stepped together (default: cache-sized batches).
     progress: optional callback ``progress(steps_done, steps_total)``.
     sink: where saved frames go (default: memory, returned in ``Run.fields``).
+    first_trajectory: global index of the first trajectory, so that a shard of a larger
+        ensemble draws the same random numbers as it would in one big run.
 
     Raises
     ------
@@ -188,7 +200,8 @@ def simulate(
     n_saved = span // steps_per_save + 1
     batch = require_int("batch_size", batch_size or default_batch_size(system), ge=1)
 
-    u0, initial_name = _initial_fields(system, initial, n_traj, seed)
+    first_trajectory = require_int("first_trajectory", first_trajectory, ge=0)
+    u0, initial_name = _initial_fields(system, initial, n_traj, seed, first_trajectory)
     t = t_warmup + save_every * np.arange(n_saved)
     stepper = system.make_stepper(dt, method)
     sink = MemorySink() if sink is None else sink
@@ -224,6 +237,7 @@ def simulate(
         wall_time=wall,
         info={
             "n_traj": n_traj,
+            "first_trajectory": first_trajectory,
             "batch_size": batch,
             "n_steps": n_steps,
             "method": method or system.methods[0],
