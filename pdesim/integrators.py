@@ -99,16 +99,18 @@ class ETDRK4:
         *,
         contour_points: int = 32,
         dtype: type = np.complex128,
+        empty: Callable[[tuple[int, ...], type], np.ndarray] = np.empty,
     ) -> None:
         self.dt = require_real("dt", dt, gt=0.0)
         self.nonlinear = nonlinear
         self.coefficients = etdrk4_coefficients(linear, self.dt, contour_points, dtype)
+        self._empty = empty  # the FFT backend's allocator keeps buffers SIMD-aligned
         self._work: dict[tuple[int, ...], tuple[np.ndarray, ...]] = {}
 
     def _buffers(self, state: np.ndarray) -> tuple[np.ndarray, ...]:
         buffers = self._work.get(state.shape)
         if buffers is None:
-            buffers = tuple(np.empty_like(state) for _ in range(7))
+            buffers = tuple(self._empty(state.shape, state.dtype) for _ in range(7))
             self._work[state.shape] = buffers
         return buffers
 
@@ -141,3 +143,201 @@ class ETDRK4:
         u += b
         np.multiply(c.f3, nc, out=b)
         u += b
+
+
+# --------------------------------------------------------------------------- IF-DP5(4)
+
+#: Dormand-Prince 5(4) tableau (Dormand & Prince, J. Comput. Appl. Math. 6 (1980) 19).
+_DP_C = (0.0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0, 1.0)
+_DP_A = (
+    (),
+    (1 / 5,),
+    (3 / 40, 9 / 40),
+    (44 / 45, -56 / 15, 32 / 9),
+    (19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729),
+    (9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656),
+    (35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84),
+)
+#: 5th-order weights (= the last row of A: first same as last) minus the embedded 4th-order ones.
+_DP_E = (
+    35 / 384 - 5179 / 57600,
+    0.0,
+    500 / 1113 - 7571 / 16695,
+    125 / 192 - 393 / 640,
+    -2187 / 6784 + 92097 / 339200,
+    11 / 84 - 187 / 2100,
+    -1 / 40,
+)
+
+
+class StepSizeUnderflow(FloatingPointError):
+    """The adaptive step shrank below its floor: the solution is not resolvable (blow-up)."""
+
+    def __init__(self, time: float, h: float) -> None:
+        self.time = time
+        self.h = h
+        super().__init__(f"adaptive step size fell to {h:.3g} at t = {time:g}")
+
+
+class IFDP5:
+    """Integrating-factor Dormand-Prince 5(4) with embedded error control.
+
+    Solves ``du/dt = L u + N(u, t)`` (``L`` diagonal) by applying the Dormand-Prince
+    pair to ``w(s) = exp(-(s - t_n) L) u(s)`` on each step, so the stiff linear part is
+    integrated exactly and only ``N`` limits the step (Lawson's integrating-factor RK).
+    In terms of ``u`` a step of size ``h`` from ``t_n`` reads
+
+        U_i = e^{c_i h L} u_n + h sum_{j<i} a_ij e^{(c_i - c_j) h L} N(U_j, t_n + c_j h)
+        u_{n+1} = U_7,  err = h sum_j e_j e^{(1 - c_j) h L} N(U_j, t_n + c_j h)
+
+    (only decaying exponentials ``c_i >= c_j`` appear). The step is accepted when
+    ``||err|| <= 1`` in the norm ``sqrt(mean((|err| / (atol + rtol max(|u_n|, |u_{n+1}|)))^2))``
+    taken per trajectory (the first axis) and maximised over the batch, so one step
+    size serves the whole batch; otherwise it is rejected (``n_rejected`` counts them)
+    and retried with ``h * max(0.2, 0.9 ||err||^{-1/5})``. Accepted steps grow ``h`` by
+    ``0.9 ||err||^{-1/5}`` clipped to [0.2, 10] (no growth right after a rejection).
+    :meth:`advance` lands exactly on its end time by shortening the last step, and
+    remembers the unshortened proposal for the next call; the stage evaluation at the
+    new point is reused (first-same-as-last), also by the next call when it starts
+    from the state and time the last one ended at (checked bit for bit).
+    ``n_evaluations`` counts evaluations of ``N``.
+
+    Parameters: ``rtol``, ``atol`` (> 0), ``h0`` (first trial step; default from
+    Hairer, Norsett & Wanner's starting-step heuristic), ``h_min`` (relative floor:
+    :class:`StepSizeUnderflow` is raised when ``h < h_min * max(1, |t|)``).
+    """
+
+    def __init__(
+        self,
+        linear: np.ndarray,
+        nonlinear: Nonlinear,
+        *,
+        rtol: float = 1e-6,
+        atol: float = 1e-9,
+        h0: float | None = None,
+        h_min: float = 1e-12,
+    ) -> None:
+        self.rtol = require_real("rtol", rtol, gt=0.0)
+        self.atol = require_real("atol", atol, gt=0.0)
+        self.h = None if h0 is None else require_real("h0", h0, gt=0.0)
+        self.h_min = require_real("h_min", h_min, gt=0.0)
+        self.linear = np.asarray(linear)
+        self.nonlinear = nonlinear
+        self.n_accepted = 0
+        self.n_rejected = 0
+        self.n_evaluations = 0
+        self._exp_h: float | None = None
+        self._exps: dict[tuple[float, float], np.ndarray] = {}
+        self._work: dict[tuple[int, ...], tuple[np.ndarray, ...]] = {}
+        self._ended_at: dict[tuple[int, ...], float] = {}
+
+    # -- state for checkpoints: everything that decides the next steps
+    def get_state(self) -> dict[str, float | int | None]:
+        return {
+            "h": self.h,
+            "n_accepted": self.n_accepted,
+            "n_rejected": self.n_rejected,
+            "n_evaluations": self.n_evaluations,
+        }
+
+    def set_state(self, state: dict[str, float | int | None]) -> None:
+        self.h = None if state["h"] is None else float(state["h"])
+        self.n_accepted = int(state["n_accepted"])
+        self.n_rejected = int(state["n_rejected"])
+        self.n_evaluations = int(state["n_evaluations"])
+
+    def _buffers(self, u: np.ndarray) -> tuple[np.ndarray, ...]:
+        work = self._work.get(u.shape)
+        if work is None:
+            # N at 7 stages, U_i, error, a term, the state at the end of the last call
+            work = tuple(np.empty_like(u) for _ in range(11))
+            self._work[u.shape] = work
+        return work
+
+    def _exp(self, fraction: float, h: float, scale: float = 1.0) -> np.ndarray:
+        """``scale exp(fraction h L)``, cached for the current ``h`` (retries reuse it)."""
+        if self._exp_h != h:
+            self._exps = {}
+            self._exp_h = h
+        key = (round(fraction, 14), scale)
+        value = self._exps.get(key)
+        if value is None:
+            value = np.exp((fraction * h) * self.linear)
+            if scale != 1.0:
+                value *= scale
+            self._exps[key] = value
+        return value
+
+    def _norm(self, err: np.ndarray, u0: np.ndarray, u1: np.ndarray) -> float:
+        scale = np.maximum(np.abs(u0), np.abs(u1))
+        ratio = np.abs(err) / (self.atol + self.rtol * scale)
+        per_traj = np.sqrt(np.mean(ratio.reshape(ratio.shape[0], -1) ** 2, axis=1))
+        return float(per_traj.max())
+
+    def _initial_step(self, u: np.ndarray, k0: np.ndarray, t: float, span: float) -> float:
+        scale = self.atol + self.rtol * np.abs(u)
+        d0 = float(np.sqrt(np.mean((np.abs(u) / scale) ** 2)))
+        d1 = float(np.sqrt(np.mean((np.abs(k0) / scale) ** 2)))
+        h = 1e-6 if d0 < 1e-5 or d1 < 1e-5 else 0.01 * d0 / d1
+        return min(h, span)
+
+    def _attempt(self, u: np.ndarray, t: float, h: float, k: tuple[np.ndarray, ...]) -> float:
+        """One trial step from ``u`` (not modified): ``U_7`` into ``k[7]``, returns ``||err||``."""
+        stage, err, term = k[7], k[8], k[9]
+        for i in range(1, 7):
+            np.multiply(self._exp(_DP_C[i], h), u, out=stage)
+            for j, a in enumerate(_DP_A[i]):
+                if a:
+                    np.multiply(self._exp(_DP_C[i] - _DP_C[j], h, h * a), k[j], out=term)
+                    stage += term
+            if i < 6:
+                self.nonlinear(stage, t + _DP_C[i] * h, k[i])
+            else:  # U_7 is the new state; N(U_7) is the next step's first stage
+                self.nonlinear(stage, t + h, k[6])
+            self.n_evaluations += 1
+        err.fill(0.0)
+        for j, e in enumerate(_DP_E):
+            if e:
+                np.multiply(self._exp(1.0 - _DP_C[j], h, h * e), k[j], out=term)
+                err += term
+        return self._norm(err, u, stage)
+
+    def advance(self, u: np.ndarray, t: float, t_end: float) -> None:
+        """Advance ``u`` in place from ``t`` to exactly ``t_end`` with accepted steps only."""
+        span = t_end - t
+        if span <= 0:
+            return
+        k = self._buffers(u)
+        # First same as last across calls too: N(u) is still in k[0] if ``u`` is the state
+        # (bit for bit) and ``t`` the time at which the previous call ended.
+        if self._ended_at.get(u.shape) != t or not np.array_equal(k[10], u):
+            self.nonlinear(u, t, k[0])
+            self.n_evaluations += 1
+        if self.h is None:
+            self.h = self._initial_step(u, k[0], t, span)
+        while t < t_end:
+            remaining = t_end - t
+            last = self.h >= remaining * (1.0 - 1e-12)
+            h = remaining if last else self.h
+            rejected = False
+            while True:
+                norm = self._attempt(u, t, h, k)
+                if np.isfinite(norm) and norm <= 1.0:
+                    break
+                self.n_rejected += 1
+                rejected = True
+                factor = 0.2 if not np.isfinite(norm) else max(0.2, 0.9 * norm**-0.2)
+                h *= factor
+                last = False
+                if h < self.h_min * max(1.0, abs(t)):
+                    raise StepSizeUnderflow(t, h)
+            self.n_accepted += 1
+            u[...] = k[7]
+            k[0][...] = k[6]
+            t = t_end if last else t + h
+            growth = 10.0 if norm == 0 else min(10.0, max(0.2, 0.9 * norm**-0.2))
+            proposal = h * (min(1.0, growth) if rejected else growth)
+            if not last or proposal < self.h:
+                self.h = proposal
+        k[10][...] = u
+        self._ended_at[u.shape] = t_end

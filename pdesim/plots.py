@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
@@ -14,8 +15,19 @@ import numpy as np
 from pdesim.simulate import Run
 
 
-def plot_run(run: Run, path: str | os.PathLike, trajectory: int = 0, n_snapshots: int = 4) -> Path:
-    """Save a PNG of one trajectory: space-time diagram (1-D) or snapshots (2-D)."""
+def plot_run(
+    run: Run,
+    path: str | os.PathLike,
+    trajectory: int = 0,
+    n_snapshots: int = 4,
+    log_fields: Sequence[str] = (),
+) -> Path:
+    """Save a PNG of one trajectory: space-time diagram (1-D) or snapshots (2-D).
+
+    Fields named in ``log_fields`` (e.g. a cell density) get a logarithmic colour scale.
+    """
+    if getattr(run.grid, "grid_type", "cartesian") == "graph":
+        return plot_network_run(run, path, trajectory)
     path = Path(path)
     names = list(run.fields)
     if run.grid.ndim == 1:
@@ -23,7 +35,9 @@ def plot_run(run: Run, path: str | os.PathLike, trajectory: int = 0, n_snapshots
         x = run.grid.coords[0]
         for ax, name in zip(axes[:, 0], names, strict=True):
             data = run.fields[name][trajectory]
-            image = ax.pcolormesh(x, run.t, data, shading="auto", cmap="RdBu_r")
+            image = ax.pcolormesh(
+                x, run.t, data, shading="auto", **colour_scale(data, name in log_fields)
+            )
             ax.set_xlabel("x")
             ax.set_ylabel("t")
             ax.set_title(f"{run.system}: {name}(x, t)")
@@ -42,11 +56,9 @@ def plot_run(run: Run, path: str | os.PathLike, trajectory: int = 0, n_snapshots
         for row, name in enumerate(names):
             for col, frame in enumerate(frames):
                 ax = axes[row, col]
+                data = run.fields[name][trajectory, frame]
                 image = ax.imshow(
-                    run.fields[name][trajectory, frame],
-                    origin="lower",
-                    extent=extent,
-                    cmap="RdBu_r",
+                    data, origin="lower", extent=extent, **colour_scale(data, name in log_fields)
                 )
                 ax.set_title(f"{name}, t = {run.t[frame]:g}")
                 ax.set_xticks([])
@@ -62,9 +74,17 @@ def plot_run(run: Run, path: str | os.PathLike, trajectory: int = 0, n_snapshots
 
 
 def animate_run(
-    run: Run, path: str | os.PathLike, trajectory: int = 0, max_frames: int = 120, fps: int = 12
+    run: Run,
+    path: str | os.PathLike,
+    trajectory: int = 0,
+    max_frames: int = 120,
+    fps: int = 12,
+    log_fields: Sequence[str] = (),
 ) -> Path:
-    """Save a GIF of one trajectory's frames (at most ``max_frames``, evenly picked)."""
+    """Save a GIF of one trajectory's frames (at most ``max_frames``, evenly picked).
+
+    Fields named in ``log_fields`` get a logarithmic colour (2-D) or y (1-D) scale.
+    """
     from matplotlib.animation import FuncAnimation, PillowWriter
 
     path = Path(path)
@@ -77,11 +97,15 @@ def animate_run(
         low, high = float(data.min()), float(data.max())
         if run.grid.ndim == 1:
             (line,) = ax.plot(run.grid.coords[0], data[0])
-            ax.set_ylim(low - 0.05 * (high - low), high + 0.05 * (high - low))
+            if name in log_fields:
+                ax.set_yscale("log")
+                ax.set_ylim(*_log_range(data))
+            else:
+                ax.set_ylim(low - 0.05 * (high - low), high + 0.05 * (high - low))
             ax.set_xlabel("x")
             artists.append(line)
         elif run.grid.ndim == 2:
-            image = ax.imshow(data[0], origin="lower", cmap="RdBu_r", vmin=low, vmax=high)
+            image = ax.imshow(data[0], origin="lower", **colour_scale(data, name in log_fields))
             ax.set_xticks([])
             ax.set_yticks([])
             artists.append(image)
@@ -96,7 +120,10 @@ def animate_run(
                 artist.set_ydata(data)
             else:  # per-frame colour range: fields such as 2-D KS drift in mean
                 artist.set_data(data)
-                artist.set_clim(float(data.min()), float(data.max()))
+                if name in log_fields:
+                    artist.set_clim(*_log_range(data))
+                else:
+                    artist.set_clim(float(data.min()), float(data.max()))
         title.set_text(f"{run.system}: t = {run.t[frame]:g}")
         return [*artists, title]
 
@@ -105,3 +132,104 @@ def animate_run(
     animation.save(path, writer=PillowWriter(fps=fps))
     plt.close(fig)
     return path
+
+
+def plot_network_run(run: Run, path: str | os.PathLike, trajectory: int = 0) -> Path:
+    """Save a PNG of a run on a graph: a raster of ``x(node, t)``, the time series of the
+    centre and one ring node, and the phase portrait ``(x, y)`` of a few nodes."""
+    path = Path(path)
+    x, y = run.fields["x"][trajectory], run.fields["y"][trajectory]
+    nodes = run.grid.coords[0]
+    fig = plt.figure(figsize=(11, 6.5))
+    grid = fig.add_gridspec(2, 2, width_ratios=(1.6, 1))
+    raster = fig.add_subplot(grid[:, 0])
+    image = raster.pcolormesh(nodes, run.t, x, shading="nearest", cmap="magma")
+    raster.set_xlabel("node (0 = centre)")
+    raster.set_ylabel("iteration")
+    raster.set_title(f"{run.system}: x(node, n)")
+    fig.colorbar(image, ax=raster, label="x")
+    series = fig.add_subplot(grid[0, 1])
+    shown = sorted({0, min(1, x.shape[1] - 1), x.shape[1] // 2})
+    last = slice(max(0, len(run.t) - 300), None)
+    for j in shown:
+        series.plot(run.t[last], x[last, j], lw=0.8, label=f"node {j}")
+    series.set_xlabel("iteration")
+    series.set_ylabel("x")
+    series.legend(fontsize=8, loc="upper right")
+    portrait = fig.add_subplot(grid[1, 1])
+    for j in shown:
+        portrait.plot(x[:, j], y[:, j], ".", ms=1.5, label=f"node {j}")
+    portrait.set_xlabel("x")
+    portrait.set_ylabel("y")
+    portrait.set_title("phase portrait")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_bifurcation(
+    diagram,
+    path: str | os.PathLike,
+    bifurcations: Sequence = (),
+    title: str = "Chialvo map",
+) -> Path:
+    """Save a bifurcation diagram (orbit samples of ``x`` against the parameter) with the
+    leading Lyapunov exponent below; ``bifurcations`` (from
+    :func:`pdesim.maps.find_bifurcations`) are marked by vertical lines.
+
+    ``diagram`` is a :class:`pdesim.maps.BifurcationDiagram`.
+    """
+    path = Path(path)
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(8, 6.5), sharex=True, gridspec_kw={"height_ratios": (2, 1)}
+    )
+    values = np.repeat(diagram.values, diagram.x.shape[1])
+    top.plot(values, diagram.x.ravel(), ",", color="k", alpha=0.5)
+    top.set_ylabel("x")
+    top.set_title(title)
+    bottom.plot(diagram.values, diagram.lyapunov, lw=0.8, color="C0")
+    bottom.axhline(0.0, color="grey", lw=0.6)
+    bottom.set_ylabel("Lyapunov exponent")
+    bottom.set_xlabel(diagram.param)
+    colours = {"saddle-node": "C1", "period-doubling": "C2", "neimark-sacker": "C3"}
+    for bif in bifurcations:
+        for ax in (top, bottom):
+            ax.axvline(bif.value, color=colours.get(bif.kind, "C4"), lw=0.8, ls="--")
+        top.annotate(
+            bif.kind,
+            (bif.value, 1.0),
+            xycoords=("data", "axes fraction"),
+            rotation=90,
+            va="top",
+            ha="right",
+            fontsize=7,
+        )
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _log_range(data: np.ndarray, decades: float = 6.0) -> tuple[float, float]:
+    """``(low, high)`` of a log scale: the largest value down to the smallest positive one,
+    at most ``decades`` decades below it."""
+    high = float(np.nanmax(data))
+    if not high > 0:
+        raise ValueError(f"a log colour scale needs positive values; the largest is {high:g}")
+    positive = data[data > 0]
+    return max(float(positive.min()), high * 10.0**-decades), high
+
+
+def colour_scale(data: np.ndarray, log: bool = False) -> dict:
+    """Colour options for ``imshow``/``pcolormesh``: a diverging linear map, or (``log``)
+    a sequential map on a logarithmic scale (values <= 0 drawn in the lowest colour)."""
+    if not log:
+        return {"cmap": "RdBu_r", "vmin": float(np.nanmin(data)), "vmax": float(np.nanmax(data))}
+    from matplotlib.colors import LogNorm
+
+    cmap = matplotlib.colormaps["magma"]
+    low, high = _log_range(data)
+    return {"cmap": cmap.with_extremes(bad=cmap(0.0)), "norm": LogNorm(low, high, clip=True)}

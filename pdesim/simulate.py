@@ -10,17 +10,33 @@ trajectory and the time; nothing with NaN is ever returned.
 Saved frames go to a *sink* as they are produced: by default :class:`MemorySink`
 (the arrays end up in ``Run.fields``); :class:`pdesim.io.WellWriter` streams them to
 an HDF5 file instead, so a long run's memory stays bounded.
+
+Checkpoint/restart: with ``checkpoint=path`` and ``checkpoint_every=T`` the driver
+writes, every ``T`` time units of each batch (atomically: temporary file, fsync,
+rename), everything the rest of the run depends on -- the batch's spectral state,
+its step, the stepper's own state (e.g. the adaptive step size of ``ifdp5``), the
+sink's state (frames so far, or where the partial HDF5 file is) and the run's
+settings with a digest of the initial fields (which are re-drawn from ``seed``; the
+driver draws nothing else at random). ``resume=True`` continues from that file when
+it exists, and the result is bit-identical to an uninterrupted run. An interrupted
+run keeps its checkpoint and the sink's partial output; a finished run, or one that
+diverged, removes the checkpoint.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from pdesim.integrators import StepSizeUnderflow
 from pdesim.spectral import Grid
 from pdesim.systems import System
 from pdesim.systems.base import Stepper, check_fields_shape
@@ -59,6 +75,19 @@ class FrameSink(Protocol):
         """Discard everything after a failure."""
 
 
+class CheckpointableSink(FrameSink, Protocol):
+    """A sink that a checkpointed run can suspend and resume."""
+
+    def checkpoint_data(self) -> dict[str, Any]:
+        """Make what was written so far durable; arrays and JSON-able values to store."""
+
+    def resume(self, system: System, n_traj: int, t: np.ndarray, data: dict[str, Any]) -> None:
+        """Reopen with the state ``checkpoint_data`` returned (instead of :meth:`open`)."""
+
+    def suspend(self) -> None:
+        """Stop after an interruption, keeping what a resume needs."""
+
+
 class MemorySink:
     """Keeps every frame in one float64 array; ``Run.fields`` holds views of it."""
 
@@ -80,6 +109,17 @@ class MemorySink:
         run.fields = self.fields()
 
     def abort(self) -> None:
+        self.data = None
+
+    def checkpoint_data(self) -> dict[str, Any]:
+        """The frames so far (the checkpoint of an in-memory run holds its frames)."""
+        return {"frames": self.data}
+
+    def resume(self, system: System, n_traj: int, t: np.ndarray, data: dict[str, Any]) -> None:
+        self.open(system, n_traj, t)
+        self.data[...] = data["frames"]
+
+    def suspend(self) -> None:
         self.data = None
 
 
@@ -151,6 +191,9 @@ def simulate(
     progress: Progress | None = None,
     sink: FrameSink | None = None,
     first_trajectory: int = 0,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: float | None = None,
+    resume: bool = False,
 ) -> Run:
     """Integrate ``n_traj`` trajectories of ``system`` from t = 0 to ``t_end`` with step ``dt``.
 
@@ -172,10 +215,15 @@ def simulate(
     sink: where saved frames go (default: memory, returned in ``Run.fields``).
     first_trajectory: global index of the first trajectory, so that a shard of a larger
         ensemble draws the same random numbers as it would in one big run.
+    checkpoint: file of the run's checkpoints (``.npz``); needs ``checkpoint_every``.
+    checkpoint_every: time between checkpoints within a batch, a whole multiple of ``dt``.
+    resume: continue from ``checkpoint`` if that file exists (else start afresh); the
+        settings must be those of the checkpointed run.
 
     Raises
     ------
-    SimulationDiverged: a trajectory became non-finite or exceeded the blow-up threshold.
+    SimulationDiverged: a trajectory became non-finite or exceeded the blow-up threshold
+        (or the adaptive method's step size underflowed).
     """
     if not isinstance(system, System):
         raise TypeError(
@@ -201,12 +249,35 @@ def simulate(
     batch = require_int("batch_size", batch_size or default_batch_size(system), ge=1)
 
     first_trajectory = require_int("first_trajectory", first_trajectory, ge=0)
+    method = method or system.methods[0]
     u0, initial_name = _initial_fields(system, initial, n_traj, seed, first_trajectory)
     t = t_warmup + save_every * np.arange(n_saved)
     stepper = system.make_stepper(dt, method)
     sink = MemorySink() if sink is None else sink
-    sink.open(system, n_traj, t)
-    started = time.perf_counter()
+    settings = {
+        "system": system.name,
+        "params": system.params_dict(),
+        "dt": dt,
+        "t_end": t_end,
+        "save_every": save_every,
+        "t_warmup": t_warmup,
+        "n_traj": n_traj,
+        "seed": seed,
+        "first_trajectory": first_trajectory,
+        "initial": initial_name,
+        "initial_digest": hashlib.sha256(np.ascontiguousarray(u0).tobytes()).hexdigest(),
+        "method": method,
+        "batch_size": batch,
+    }
+    keeper = _checkpointer(checkpoint, checkpoint_every, dt, sink, settings)
+    position = keeper.load(resume) if keeper is not None else None
+    if position is None:
+        sink.open(system, n_traj, t)
+    else:
+        sink.resume(system, n_traj, t, position.sink_data)
+        if position.stepper_state is not None:
+            stepper.set_state(position.stepper_state)
+    started = time.perf_counter() - (position.elapsed if position is not None else 0.0)
     try:
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected below
             _run_batches(
@@ -220,9 +291,17 @@ def simulate(
                 steps_per_save,
                 dt,
                 progress,
+                keeper,
+                position,
+                started,
             )
-    except BaseException:
-        sink.abort()
+    except BaseException as exc:
+        if keeper is not None and keeper.written and not isinstance(exc, SimulationDiverged):
+            sink.suspend()
+        else:
+            sink.abort()
+            if keeper is not None:
+                keeper.remove()
         raise
     wall = time.perf_counter() - started
     run = Run(
@@ -240,10 +319,13 @@ def simulate(
             "first_trajectory": first_trajectory,
             "batch_size": batch,
             "n_steps": n_steps,
-            "method": method or system.methods[0],
+            "method": method,
+            **({"stepper": stepper.get_state()} if hasattr(stepper, "get_state") else {}),
         },
     )
     sink.close(run)
+    if keeper is not None:
+        keeper.remove()
     return run
 
 
@@ -258,29 +340,156 @@ def _run_batches(
     steps_per_save: int,
     dt: float,
     progress: Progress | None,
+    keeper: _Checkpointer | None,
+    position: _Position | None,
+    started: float,
 ) -> None:
-    """Step each batch of trajectories, checking frames and handing them to ``sink``."""
+    """Step each batch of trajectories, checking frames and handing them to ``sink``.
+
+    With ``position`` the run continues at batch ``position.start``, step
+    ``position.step`` (whose frame is already in the sink) from ``position.state``.
+    """
     n_traj = u0.shape[0]
     total = n_steps * n_traj
-    done = 0
-    for start in range(0, n_traj, batch):
+    first_batch, first_step = 0, 0
+    if position is not None:
+        first_batch, first_step = position.start, position.step
+        if first_step == n_steps:  # the checkpoint closed its batch
+            first_batch, first_step = first_batch + batch, 0
+    for start in range(first_batch, n_traj, batch):
         stop = min(start + batch, n_traj)
-        state = stepper.to_state(u0[start:stop])
+        done = n_steps * start
+        resumed = position is not None and start == position.start and first_step > 0
+        state = position.state if resumed else stepper.to_state(u0[start:stop])
         frame = np.empty((stop - start, *u0.shape[1:]))
-        for step in range(n_steps + 1):
+        for step in range(first_step if resumed else 0, n_steps + 1):
+            if resumed and step == first_step:
+                continue
             if step:
-                stepper.step(state, (step - 1) * dt)
+                try:
+                    stepper.step(state, (step - 1) * dt)
+                except StepSizeUnderflow as exc:
+                    raise SimulationDiverged(start, exc.time, str(exc)) from exc
                 finite = stepper.finite(state)
                 if not finite.all():
-                    bad = start + int(np.argmin(finite))
-                    raise SimulationDiverged(bad, step * dt, "non-finite state")
+                    bad = int(np.argmin(finite))
+                    stepper.to_fields(state, frame)  # the system says what went wrong
+                    reason = system.frame_problems(frame[bad : bad + 1])[0]
+                    raise SimulationDiverged(start + bad, step * dt, reason or "non-finite state")
             if step >= warmup_steps and (step - warmup_steps) % steps_per_save == 0:
                 stepper.to_fields(state, frame)
                 _check_frame(system, frame, start, step * dt)
                 sink.write(start, (step - warmup_steps) // steps_per_save, frame)
                 if progress is not None:
-                    progress(done + step, total)
-        done += n_steps * (stop - start)
+                    progress(done + step * (stop - start), total)
+            if keeper is not None and step and step % keeper.steps == 0:
+                keeper.save(start, step, state, stepper, time.perf_counter() - started)
+
+
+@dataclass
+class _Position:
+    """Where a checkpoint left a run."""
+
+    start: int
+    step: int
+    state: np.ndarray
+    stepper_state: dict[str, Any] | None
+    sink_data: dict[str, Any]
+    elapsed: float
+
+
+class _Checkpointer:
+    """Writes and reads one run's checkpoint file (``.npz``, replaced atomically)."""
+
+    def __init__(self, path: Path, steps: int, sink: CheckpointableSink, settings: dict) -> None:
+        self.path = path
+        self.steps = steps
+        self.sink = sink
+        self.settings = json.loads(json.dumps(settings))
+        self.written = False
+
+    def save(
+        self, start: int, step: int, state: np.ndarray, stepper: Stepper, elapsed: float
+    ) -> None:
+        sink_data = self.sink.checkpoint_data()
+        arrays = {f"sink_{k}": v for k, v in sink_data.items() if isinstance(v, np.ndarray)}
+        meta = {
+            "settings": self.settings,
+            "start": start,
+            "step": step,
+            "elapsed": elapsed,
+            "stepper": stepper.get_state() if hasattr(stepper, "get_state") else None,
+            "sink": {k: v for k, v in sink_data.items() if not isinstance(v, np.ndarray)},
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        try:
+            with open(tmp, "wb") as handle:
+                np.savez(handle, meta=np.array(json.dumps(meta)), state=state, **arrays)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        self.written = True
+
+    def load(self, resume: bool) -> _Position | None:
+        if not resume or not self.path.exists():
+            return None
+        with np.load(self.path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            state = data["state"].copy()
+            sink_data = {k[5:]: data[k].copy() for k in data.files if k.startswith("sink_")}
+        differ = sorted(
+            key
+            for key in set(self.settings) | set(meta["settings"])
+            if self.settings.get(key) != meta["settings"].get(key)
+        )
+        if differ:
+            raise ValueError(
+                f"checkpoint {str(self.path)!r} belongs to another run: its "
+                f"{', '.join(differ)} differ from this call's; resume with the same settings "
+                "or remove the file"
+            )
+        sink_data.update(meta["sink"])
+        self.written = True
+        return _Position(
+            meta["start"], meta["step"], state, meta["stepper"], sink_data, meta["elapsed"]
+        )
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def _checkpointer(
+    path: str | os.PathLike | None,
+    every: float | None,
+    dt: float,
+    sink: FrameSink,
+    settings: dict[str, Any],
+) -> _Checkpointer | None:
+    if path is None:
+        if every is not None:
+            raise ValueError(
+                f"parameter 'checkpoint_every' = {every!r} needs a 'checkpoint' file to write"
+            )
+        return None
+    if every is None:
+        raise ValueError(f"parameter 'checkpoint' = {str(path)!r} needs 'checkpoint_every'")
+    every = require_real("checkpoint_every", every, gt=0.0)
+    steps = require_multiple("checkpoint_every", every, "dt", dt)
+    missing = [
+        name
+        for name in ("checkpoint_data", "resume", "suspend")
+        if not callable(getattr(sink, name, None))
+    ]
+    if missing:
+        raise TypeError(
+            f"parameter 'sink' ({type(sink).__name__}) cannot be checkpointed: it has no "
+            f"{', '.join(missing)} method"
+        )
+    return _Checkpointer(Path(path), steps, sink, settings)
 
 
 def _check_frame(system: System, frame: np.ndarray, first: int, t: float) -> None:

@@ -16,7 +16,8 @@ inverse carries ``1/N`` (numpy's convention) for both kinds.
 
 Backends: pyfftw (FFTW plans built once per shape and kind with the planner
 effort of ``PDESIM_FFT_PLANNER`` -- ``measure`` by default -- and reused; wisdom
-kept in a per-user cache keyed by machine and FFTW version; planning bounded by
+kept in a per-user cache keyed by machine and FFTW version (``PDESIM_FFT_WISDOM=off``
+neither loads nor saves it); planning bounded by
 ``PDESIM_FFT_PLAN_SECONDS``; ``PDESIM_FFT_THREADS`` threads, 1 by default) and
 ``scipy.fft`` as the fallback when pyfftw is missing or ``PDESIM_FFT=scipy``.
 """
@@ -26,9 +27,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import platform
-import tempfile
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -36,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import scipy.fft
 
+from pdesim.files import atomic_write_text
 from pdesim.validation import require_choice, require_int, require_real
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,21 @@ log = logging.getLogger(__name__)
 BOUNDARIES = ("periodic", "neumann")
 DEALIAS_RULES = ("2/3", "1/2", "none")
 _KINDS = ("rfft", "irfft", "dct", "idct")
+#: Per-axis real-to-real kinds of ``execute_r2r``: DCT-II, DCT-III, DST-II, DST-III.
+R2R_KINDS = ("dct2", "dct3", "dst2", "dst3")
+_R2R_INV = ("dct3", "dst3")
+_SCIPY_R2R = {
+    "dct2": scipy.fft.dct,
+    "dct3": scipy.fft.idct,
+    "dst2": scipy.fft.dst,
+    "dst3": scipy.fft.idst,
+}
+_FFTW_R2R = {
+    "dct2": "FFTW_REDFT10",
+    "dct3": "FFTW_REDFT01",
+    "dst2": "FFTW_RODFT10",
+    "dst3": "FFTW_RODFT01",
+}
 
 
 @dataclass(frozen=True)
@@ -232,21 +249,6 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _io_shapes(kind: str, shape: tuple[int, ...], ndim: int) -> tuple[tuple, tuple, type, type]:
     """Input/output shapes and dtypes of a transform keyed by its physical shape."""
     if kind in ("dct", "idct"):
@@ -281,6 +283,18 @@ class ScipyBackend:
         else:
             dst[...] = scipy.fft.idctn(src, type=2, axes=axes, workers=w)
 
+    def execute_r2r(self, kinds: tuple[str, ...], src: np.ndarray, dst: np.ndarray) -> None:
+        """Real-to-real transform with one kind per last axis (see :data:`R2R_KINDS`).
+
+        Forward kinds (DCT-II, DST-II) are unnormalised; inverse kinds (DCT-III, DST-III)
+        carry ``1/(2N)`` per axis. ``src`` is left intact.
+        """
+        out = src
+        for offset, kind in enumerate(kinds):
+            axis = offset - len(kinds)
+            out = _SCIPY_R2R[kind](out, type=2, axis=axis, workers=self.threads)
+        dst[...] = out
+
 
 class PyFFTWBackend:
     """FFTW plans via pyfftw, built once per (kind, shape) and reused with bound arrays.
@@ -291,7 +305,13 @@ class PyFFTWBackend:
 
     name = "pyfftw"
 
-    def __init__(self, threads: int = 1, planner: str = "measure", plan_seconds: float = 10.0):
+    def __init__(
+        self,
+        threads: int = 1,
+        planner: str = "measure",
+        plan_seconds: float = 10.0,
+        wisdom: bool = True,
+    ) -> None:
         import pyfftw
 
         self._pyfftw = pyfftw
@@ -299,11 +319,13 @@ class PyFFTWBackend:
         self.planner = "FFTW_" + planner.upper()
         self.plan_seconds = plan_seconds
         self._plans: dict[tuple, tuple] = {}
+        self.wisdom = wisdom
         self.wisdom_path = cache_dir() / (
             f"fftw-{pyfftw.fftw_version}-{platform.machine()}-"
             f"{hashlib.sha1(_cpu_model().encode()).hexdigest()[:10]}.json"
         )
-        self._load_wisdom()
+        if wisdom:
+            self._load_wisdom()
 
     def _load_wisdom(self) -> None:
         try:
@@ -315,7 +337,7 @@ class PyFFTWBackend:
     def _save_wisdom(self) -> None:
         wisdom = [w.decode("ascii") for w in self._pyfftw.export_wisdom()]
         try:
-            _atomic_write_text(self.wisdom_path, json.dumps({"wisdom": wisdom}))
+            atomic_write_text(self.wisdom_path, json.dumps({"wisdom": wisdom}))
         except OSError as exc:  # a read-only home must not stop a simulation
             log.warning("could not save FFTW wisdom to %s: %s", self.wisdom_path, exc)
 
@@ -344,15 +366,22 @@ class PyFFTWBackend:
                 planning_timelimit=self.plan_seconds,
                 **extra,
             )
-            plan = (fftw, a, b)
+            if kind == "irfft":
+                scale = 1.0 / math.prod(physical_shape[-ndim:])
+            elif kind == "idct":
+                scale = 1.0 / math.prod(2 * n for n in physical_shape[-ndim:])
+            else:
+                scale = None
+            plan = (fftw, a, b, scale)
             self._plans[key] = plan
-            self._save_wisdom()
+            if self.wisdom:
+                self._save_wisdom()
         return plan
 
     def execute(self, kind: str, src: np.ndarray, dst: np.ndarray, ndim: int) -> None:
         """Unnormalised forward, normalised inverse; inverse kinds may destroy ``src``."""
         physical = dst.shape if kind in ("irfft", "idct") else src.shape
-        fftw, a, b = self._plan(kind, tuple(physical), ndim)
+        fftw, a, b, scale = self._plan(kind, physical, ndim)
         try:
             fftw.update_arrays(src, dst)
             fftw.execute()
@@ -361,10 +390,48 @@ class PyFFTWBackend:
             fftw.update_arrays(a, b)
             fftw.execute()
             dst[...] = b
-        if kind == "irfft":
-            np.multiply(dst, 1.0 / np.prod(physical[-ndim:]), out=dst)
-        elif kind == "idct":
-            np.multiply(dst, 1.0 / np.prod([2 * n for n in physical[-ndim:]]), out=dst)
+        if scale is not None:
+            np.multiply(dst, scale, out=dst)
+
+    def execute_r2r(self, kinds: tuple[str, ...], src: np.ndarray, dst: np.ndarray) -> None:
+        """Real-to-real transform with one kind per last axis (see :data:`R2R_KINDS`).
+
+        FFTW's REDFT10/REDFT01/RODFT10/RODFT01 are DCT-II/DCT-III/DST-II/DST-III;
+        inverse kinds are scaled by ``1/(2N)`` per axis. ``src`` may be destroyed.
+        """
+        key = ("r2r", tuple(kinds), src.shape)
+        plan = self._plans.get(key)
+        if plan is None:
+            a = self.empty(src.shape, np.float64)
+            b = self.empty(src.shape, np.float64)
+            fftw = self._pyfftw.FFTW(
+                a,
+                b,
+                axes=tuple(range(-len(kinds), 0)),
+                direction=[_FFTW_R2R[kind] for kind in kinds],
+                flags=(self.planner, "FFTW_DESTROY_INPUT"),
+                threads=self.threads,
+                planning_timelimit=self.plan_seconds,
+            )
+            plan = self._plans[key] = (fftw, a, b)
+            if self.wisdom:
+                self._save_wisdom()
+        fftw, a, b = plan
+        try:
+            fftw.update_arrays(src, dst)
+            fftw.execute()
+        except ValueError:  # misaligned or strided arrays: go through the plan's own buffers
+            a[...] = src
+            fftw.update_arrays(a, b)
+            fftw.execute()
+            dst[...] = b
+        inverse = [
+            2 * n
+            for kind, n in zip(kinds, src.shape[-len(kinds) :], strict=True)
+            if kind in _R2R_INV
+        ]
+        if inverse:
+            np.multiply(dst, 1.0 / np.prod(inverse), out=dst)
 
 
 _BACKENDS: dict[tuple, object] = {}
@@ -378,6 +445,12 @@ def get_backend(name: str | None = None) -> ScipyBackend | PyFFTWBackend:
     planner = os.environ.get("PDESIM_FFT_PLANNER", "measure").lower()
     require_choice("PDESIM_FFT_PLANNER", planner, ("estimate", "measure", "patient"))
     seconds = float(os.environ.get("PDESIM_FFT_PLAN_SECONDS", "10"))
+    wisdom = (
+        require_choice(
+            "PDESIM_FFT_WISDOM", os.environ.get("PDESIM_FFT_WISDOM", "on"), ("on", "off")
+        )
+        == "on"
+    )
     if requested in ("auto", "pyfftw"):
         try:
             import pyfftw  # noqa: F401
@@ -387,10 +460,10 @@ def get_backend(name: str | None = None) -> ScipyBackend | PyFFTWBackend:
             requested = "scipy"
         else:
             requested = "pyfftw"
-    key = (requested, threads, planner, seconds)
+    key = (requested, threads, planner, seconds, wisdom)
     if key not in _BACKENDS:
         if requested == "pyfftw":
-            _BACKENDS[key] = PyFFTWBackend(threads, planner, seconds)
+            _BACKENDS[key] = PyFFTWBackend(threads, planner, seconds, wisdom)
         else:
             _BACKENDS[key] = ScipyBackend(threads)
     return _BACKENDS[key]
@@ -440,3 +513,120 @@ class SpectralTransform:
             src[...] = coeffs
         self.backend.execute(self._inverse_kind, src, out, self.grid.ndim)
         return out
+
+
+# --------------------------------------------------------------------------- fluxes
+
+
+class FluxOperators:
+    """Gradient, divergence and the flux divergence ``div(a grad c)`` on any :class:`Grid`.
+
+    Periodic grids multiply Fourier coefficients by ``i k``. On Neumann grids the
+    gradient of a cosine series ``sum_p a_p cos(k_p x)`` along an axis is the sine
+    series ``sum_p -k_p a_p sin(k_p x)``, evaluated on the cell centres by a DST-III
+    along that axis (its index ``j`` stands for frequency ``j + 1``; the frequency-``N``
+    term is zero) and DCT-III along the others. A flux that vanishes on the walls is a
+    sine series along its own axis: DST-II there and DCT-II elsewhere give its
+    coefficients ``b_p`` and ``d/dx`` maps them back to cosine coefficients ``k_p b_p``.
+    The divergence therefore never has a ``p = 0`` (mean) coefficient: the integral
+    of ``div(a grad c)`` is zero by construction, so mass is conserved to round-off.
+
+    Dealiasing (``dealias``, a rule of :meth:`Grid.dealias_mask`) masks the inputs of
+    the product ``a grad c`` and the divergence.
+    """
+
+    def __init__(
+        self, grid: Grid, transform: SpectralTransform | None = None, dealias: str = "2/3"
+    ) -> None:
+        self.grid = grid
+        self.transform = transform if transform is not None else SpectralTransform(grid)
+        self.backend = self.transform.backend
+        mask = grid.dealias_mask(dealias)
+        self._mask = mask.astype(self.transform.spectral_dtype)
+        self._work: dict[tuple, np.ndarray] = {}
+        d = grid.ndim
+        if grid.periodic:
+            self._grad = [(grid.derivative(a) * mask).astype(np.complex128) for a in range(d)]
+            return
+        full = grid.spectral_shape
+        self._grad = [np.broadcast_to(-grid.wavenumbers[a] * mask, full) for a in range(d)]
+        self._div = [np.broadcast_to(grid.wavenumbers[a] * mask, full) for a in range(d)]
+        self._inverse_kinds = [
+            tuple("dst3" if b == a else "dct3" for b in range(d)) for a in range(d)
+        ]
+        self._forward_kinds = [
+            tuple("dst2" if b == a else "dct2" for b in range(d)) for a in range(d)
+        ]
+
+    def _buffer(self, role: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:
+        arr = self._work.get((role, shape))
+        if arr is None:
+            arr = self._work[(role, shape)] = self.backend.empty(shape, dtype)
+        return arr
+
+    def _shifted(self, axis: int, lower: bool) -> tuple[slice, ...]:
+        """Index of frequencies ``0..N-2`` (``lower``) or ``1..N-1`` along ``axis``."""
+        index = [slice(None)] * self.grid.ndim
+        index[axis] = slice(0, -1) if lower else slice(1, None)
+        return (Ellipsis, *index)
+
+    def gradient(self, coeffs: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Physical ``grad u`` (dealiased input) shaped ``(ndim, *lead, *space)``."""
+        grid = self.grid
+        lead = coeffs.shape[: coeffs.ndim - grid.ndim]
+        if out is None:
+            out = self.backend.empty((grid.ndim, *lead, *grid.shape), np.float64)
+        spectral = self._buffer("grad", coeffs.shape, self.transform.spectral_dtype)
+        for a in range(grid.ndim):
+            if grid.periodic:
+                np.multiply(coeffs, self._grad[a], out=spectral)
+                self.transform.inverse(spectral, out=out[a], overwrite_input=True)
+                continue
+            low, high = self._shifted(a, True), self._shifted(a, False)
+            np.multiply(coeffs[high], self._grad[a][high], out=spectral[low])
+            last = [slice(None)] * grid.ndim
+            last[a] = -1
+            spectral[(Ellipsis, *last)] = 0.0
+            self.backend.execute_r2r(self._inverse_kinds[a], spectral, out[a])
+        return out
+
+    def divergence(self, flux: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Coefficients of ``div F`` (dealiased) for a physical flux ``(ndim, *lead, *space)``.
+
+        On a Neumann grid each component must vanish on the walls across its own axis
+        (as ``a grad c`` does); ``flux`` may be overwritten.
+        """
+        grid = self.grid
+        lead = flux.shape[1 : flux.ndim - grid.ndim]
+        shape = (*lead, *grid.spectral_shape)
+        if out is None:
+            out = self.transform.empty_spectral(lead)
+        coeffs = self._buffer("div", shape, self.transform.spectral_dtype)
+        out[...] = 0.0
+        for a in range(grid.ndim):
+            if grid.periodic:
+                self.transform.forward(flux[a], out=coeffs)
+                coeffs *= self._grad[a]
+                out += coeffs
+                continue
+            self.backend.execute_r2r(self._forward_kinds[a], flux[a], coeffs)
+            low, high = self._shifted(a, True), self._shifted(a, False)
+            part = coeffs[low]
+            part *= self._div[a][high]
+            out[high] += part
+        return out
+
+    def flux_divergence(
+        self, a_coeffs: np.ndarray, c_coeffs: np.ndarray, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Coefficients of ``div(a grad c)`` from the coefficients of ``a`` and ``c``."""
+        grid = self.grid
+        lead = c_coeffs.shape[: c_coeffs.ndim - grid.ndim]
+        grad = self._buffer("flux", (grid.ndim, *lead, *grid.shape), np.float64)
+        self.gradient(c_coeffs, out=grad)
+        spectral = self._buffer("a_hat", a_coeffs.shape, self.transform.spectral_dtype)
+        physical = self._buffer("a", (*lead, *grid.shape), np.float64)
+        np.multiply(a_coeffs, self._mask, out=spectral)
+        self.transform.inverse(spectral, out=physical, overwrite_input=True)
+        grad *= physical
+        return self.divergence(grad, out=out)

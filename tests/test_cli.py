@@ -107,7 +107,7 @@ def test_streamed_run_equals_the_in_memory_run(tmp_path):
     kwargs = {"t_end": 10.0, "dt": 0.25, "save_every": 1.0, "n_traj": 3, "batch_size": 2}
     streamed = pdesim.simulate(system, sink=WellWriter(tmp_path / "s.h5"), **kwargs)
     assert streamed.fields == {}
-    fields, t, attrs = read_fields(tmp_path / "s.h5")
+    fields, _, attrs = read_fields(tmp_path / "s.h5")
     in_memory = pdesim.simulate(system, **kwargs)
     np.testing.assert_array_equal(fields["u"], in_memory.fields["u"].astype(np.float32))
     assert attrs["pdesim_dt"] == 0.25 and attrs["n_trajectories"] == 3

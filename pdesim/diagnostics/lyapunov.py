@@ -108,13 +108,10 @@ def lyapunov_spectrum(
         np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2)
     )
     u0 = system.initial_condition(initial or system.initial_conditions[0], rng_state)
-    state = np.empty(
-        (1 + n_exponents, *transform.empty_spectral((n_fields,)).shape),
-        dtype=transform.spectral_dtype,
-    )
+    state = transform.empty_spectral((1 + n_exponents, n_fields))
     state[:1] = transform.forward(u0[None])
 
-    base = ETDRK4(system.linear_operator(), system.nonlinear, dt, dtype=transform.spectral_dtype)
+    base = system.make_stepper(dt)
     for step in range(warmup_steps):
         base.step(state[:1], step * dt)
     if not np.isfinite(state[:1]).all():
@@ -135,7 +132,11 @@ def lyapunov_spectrum(
     state[1:] = transform.forward(vectors)
 
     augmented = ETDRK4(
-        system.linear_operator(), _TangentSystem(system), dt, dtype=transform.spectral_dtype
+        system.linear_operator(),
+        _TangentSystem(system),
+        dt,
+        dtype=transform.spectral_dtype,
+        empty=transform.backend.empty,
     )
     log_growth = np.zeros(n_exponents)
     physical = transform.empty_physical((n_exponents, n_fields))

@@ -8,9 +8,12 @@ the product is alias-free and the discrete term conserves energy,
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 
 from pdesim.spectral import Grid, SpectralTransform
+from pdesim.systems.base import SpectralSystem
 
 
 class ConservativeAdvection1D:
@@ -51,3 +54,28 @@ class ConservativeAdvection1D:
         np.multiply(v, u, out=v)
         self.transform.forward(v, out=out)
         out *= 2.0 * self.multiplier
+
+
+class AdvectedScalar1D(SpectralSystem):
+    """A periodic 1-D scalar ``u_t = L u - u u_x`` on ``[0, L)`` with parameters ``L, N, dealias``.
+
+    Subclasses give the linear operator and the initial conditions.
+    """
+
+    field_names = ("u",)
+    mean_is_neutral = True
+    blowup_threshold = 1e4
+
+    @cached_property
+    def grid(self) -> Grid:
+        return Grid((self.params.L,), (self.params.N,))
+
+    @cached_property
+    def _advection(self) -> ConservativeAdvection1D:
+        return ConservativeAdvection1D(self.grid, self.transform, self.params.dealias)
+
+    def nonlinear(self, state: np.ndarray, t: float, out: np.ndarray) -> None:
+        self._advection(state, out)
+
+    def nonlinear_tangent(self, state: np.ndarray, tangent: np.ndarray, out: np.ndarray) -> None:
+        self._advection.tangent(state, tangent, out)

@@ -58,6 +58,8 @@ class System(ABC):
     presets: ClassVar[dict[str, dict[str, Any]]] = {}
     #: Time-stepping methods :meth:`make_stepper` accepts; the first is the default.
     methods: ClassVar[tuple[str, ...]] = ("etdrk4",)
+    #: Names of the per-trajectory, time-varying scalars :meth:`dataset_frame` returns.
+    dataset_scalars: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, **params: Any) -> None:
         allowed = [f.name for f in dataclasses.fields(self.Params)]
@@ -109,6 +111,11 @@ class System(ABC):
     @abstractmethod
     def make_stepper(self, dt: float, method: str | None = None) -> Stepper:
         """A stepper advancing batches by ``dt`` with one of :attr:`methods`."""
+
+    def dataset_frame(self, frame: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """What files store for a frame ``(batch, field, *space)``: the fields and the
+        scalars named in :attr:`dataset_scalars` (each shaped ``(batch,)``). Identity here."""
+        return frame, {}
 
     def frame_problems(self, frame: np.ndarray) -> list[str | None]:
         """Why each trajectory of a saved frame ``(batch, field, *space)`` is unusable, or None.
@@ -183,6 +190,7 @@ class SpectralStepper:
             system.nonlinear,
             dt,
             dtype=self.transform.spectral_dtype,
+            empty=self.transform.backend.empty,
         )
 
     def to_state(self, fields: np.ndarray) -> np.ndarray:

@@ -9,13 +9,12 @@ a clean fourth-order test of ETDRK4 up to the time a shock steepens.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 
-from pdesim.spectral import DEALIAS_RULES, Grid
-from pdesim.systems._advection import ConservativeAdvection1D
-from pdesim.systems.base import SpectralSystem, band_limited_noise, parameter
+from pdesim.spectral import DEALIAS_RULES
+from pdesim.systems._advection import AdvectedScalar1D
+from pdesim.systems.base import band_limited_noise, parameter
 from pdesim.validation import require_choice, require_int, require_real
 
 
@@ -33,34 +32,17 @@ class BurgersParams:
         require_choice("dealias", self.dealias, DEALIAS_RULES)
 
 
-class Burgers(SpectralSystem):
+class Burgers(AdvectedScalar1D):
     """``u_t = nu u_xx - u u_x`` on the periodic interval ``[0, L)``."""
 
     name = "burgers"
     summary = "viscous Burgers, 1-D periodic: u_t = nu u_xx - u u_x"
-    field_names = ("u",)
-    mean_is_neutral = True
     initial_conditions = ("sine", "random")
     Params = BurgersParams
-    blowup_threshold = 1e4
     default_dt = 0.01
-
-    @cached_property
-    def grid(self) -> Grid:
-        return Grid((self.params.L,), (self.params.N,))
-
-    @cached_property
-    def _advection(self) -> ConservativeAdvection1D:
-        return ConservativeAdvection1D(self.grid, self.transform, self.params.dealias)
 
     def linear_operator(self) -> np.ndarray:
         return (-self.params.nu * self.grid.k_squared)[None, :]
-
-    def nonlinear(self, state: np.ndarray, t: float, out: np.ndarray) -> None:
-        self._advection(state, out)
-
-    def nonlinear_tangent(self, state: np.ndarray, tangent: np.ndarray, out: np.ndarray) -> None:
-        self._advection.tangent(state, tangent, out)
 
     def _initial_sine(self, rng: np.random.Generator) -> np.ndarray:
         """``sin(2 pi x / L) + 1/2 cos(4 pi x / L)``."""
