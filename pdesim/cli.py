@@ -1,14 +1,18 @@
-"""The ``pdesim`` command line: ``pdesim list`` and ``pdesim run``."""
+"""The ``pdesim`` command line: ``list``, ``run``, ``data``, ``validate``, ``show``,
+``bifurcation``."""
 
 from __future__ import annotations
 
 import argparse
 import ast
+import dataclasses
 import sys
 from collections.abc import Sequence
 from typing import Any
 
-from pdesim.simulate import SimulationDiverged, simulate
+from pdesim.diagnostics.recorder import RegimeRecorder, regime_report
+from pdesim.io import WellWriter
+from pdesim.simulate import MemorySink, Run, SimulationDiverged, simulate
 from pdesim.systems import SYSTEMS, make_system
 
 
@@ -45,8 +49,12 @@ def _run(args: argparse.Namespace) -> int:
 
     params = dict(_parse_assignment(item) for item in args.set)
     system = make_system(args.system, preset=args.preset, **params)
+    logs = _log_fields(args, system.field_names, system.name)
     dt = args.dt if args.dt is not None else system.default_dt
     save_every = args.save_every if args.save_every is not None else dt
+    # --out streams frames to the file as they come (memory stays bounded); the
+    # recorder keeps a few numbers per frame for the regime summary.
+    recorder = RegimeRecorder(WellWriter(args.out) if args.out else MemorySink())
     with tqdm(total=1, unit="step", unit_scale=True, desc=system.name, disable=args.quiet) as bar:
 
         def progress(done: int, total: int) -> None:
@@ -65,6 +73,10 @@ def _run(args: argparse.Namespace) -> int:
             method=args.method,
             batch_size=args.batch_size,
             progress=progress,
+            sink=recorder,
+            checkpoint=args.checkpoint,
+            checkpoint_every=args.checkpoint_every,
+            resume=args.resume,
         )
     steps = run.info["n_steps"] * run.n_traj
     print(
@@ -72,19 +84,157 @@ def _run(args: argparse.Namespace) -> int:
         f"(t = {run.t[0]:g} .. {run.t[-1]:g}, dt = {dt:g}) in {run.wall_time:.2f} s "
         f"({steps / max(run.wall_time, 1e-9):,.0f} trajectory-steps/s)"
     )
+    for line in regime_report(recorder, system):
+        print(line)
     if args.out:
-        from pdesim.io import write_run
-
-        print(f"wrote {write_run(args.out, run)}")
+        print(f"wrote {args.out}")
+        if args.plot or args.gif:  # frames were streamed: read back what the pictures need
+            run = _pictures_run(args.out, run)
     if args.plot:
         from pdesim.plots import plot_run
 
-        print(f"wrote {plot_run(run, args.plot)}")
+        print(f"wrote {plot_run(run, args.plot, log_fields=logs)}")
     if args.gif:
         from pdesim.plots import animate_run
 
-        print(f"wrote {animate_run(run, args.gif)}")
+        print(f"wrote {animate_run(run, args.gif, log_fields=logs)}")
     return 0
+
+
+def _pictures_run(path: str, run: Run, max_frames: int = 120) -> Run:
+    """The first trajectory of a streamed run, read back from ``path`` for pictures:
+    every frame of a 1-D run, at most ``max_frames`` evenly spaced frames of 2-D ones."""
+    import h5py
+    import numpy as np
+
+    count = len(run.t)
+    frames = np.arange(count)
+    if run.grid.ndim > 1:
+        frames = np.unique(np.linspace(0, count - 1, min(max_frames, count)).round().astype(int))
+    with h5py.File(path, "r") as h5:
+        group = h5["t0_fields"]
+        fields = {
+            name: group[name][0:1, frames].astype(np.float64) for name in group.attrs["field_names"]
+        }
+    return dataclasses.replace(run, fields=fields, t=run.t[frames])
+
+
+def _data(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from pdesim.data import generate
+    from pdesim.recipes import load_recipe
+
+    recipes = [load_recipe(path, size=args.size) for path in args.recipes]  # all fail early
+    status = 0
+    for recipe in recipes:
+        total = len(recipe.shards())
+        out = args.out if args.out else recipe.path.parent
+        with tqdm(total=total, unit="file", desc=recipe.name, disable=args.quiet) as bar:
+            summary = generate(
+                recipe,
+                out,
+                workers=args.workers,
+                scheduler=args.scheduler,
+                progress=lambda report: bar.update(1),
+            )
+        print(
+            f"{recipe.name} ({recipe.size}) -> {summary.out_dir}: {summary.files_written} files "
+            f"written, {summary.files_skipped} already complete, {summary.trajectories} "
+            f"trajectories, {summary.bytes / 2**20:.1f} MiB, {summary.wall_time:.1f} s"
+        )
+        for item in summary.excluded:
+            print(f"  excluded (diverged): {item}")
+        for item in summary.failures:
+            print(f"  FAILED: {item}")
+            status = 1
+    return status
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from pdesim.validate import check_dataset, check_file, find_datasets
+
+    failed = 0
+    checked = 0
+    for target in map(Path, args.paths):
+        reports = (
+            {str(target): check_file(target)}
+            if target.is_file()
+            else {k: v for d in find_datasets(target) for k, v in check_dataset(d).items()}
+        )
+        if not reports:
+            print(f"{target}: no HDF5 file or dataset found")
+            failed += 1
+        for where, problems in reports.items():
+            checked += where != "dataset"
+            for problem in problems:
+                print(f"FAIL {where}: {problem}")
+            failed += bool(problems)
+    print(f"checked {checked} files: {'all valid' if not failed else f'{failed} with problems'}")
+    return 1 if failed else 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from pdesim.io import read_run
+    from pdesim.plots import animate_run, plot_run
+
+    run = read_run(args.file)
+    if not 0 <= args.traj < run.n_traj:
+        raise ValueError(f"--traj must be in 0..{run.n_traj - 1}, got {args.traj}")
+    logs = _log_fields(args, list(run.fields), run.system)
+    if args.out.lower().endswith(".gif"):
+        print(f"wrote {animate_run(run, args.out, trajectory=args.traj, log_fields=logs)}")
+    else:
+        print(f"wrote {plot_run(run, args.out, trajectory=args.traj, log_fields=logs)}")
+    return 0
+
+
+def _bifurcation(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from pdesim.maps import ChialvoMap, bifurcation_diagram, find_bifurcations
+    from pdesim.plots import plot_bifurcation
+
+    base = ChialvoMap(**dict(_parse_assignment(item) for item in args.set))
+    lo, hi = args.range
+    if not hi > lo:
+        raise ValueError(f"--range needs LOW < HIGH, got {lo:g} {hi:g}")
+    values = np.linspace(lo, hi, args.n_values)
+    diagram = bifurcation_diagram(
+        base, args.param, values, n_transient=args.n_transient, n_keep=args.n_keep
+    )
+    points = find_bifurcations(base, args.param, lo, hi)
+    for bif in points:
+        moduli = ", ".join(f"{abs(v):.6f}" for v in bif.eigenvalues)
+        print(
+            f"{bif.kind} at {bif.param} = {bif.value:.10g} (x* = {bif.x:.6g}, "
+            f"|eigenvalues| = {moduli})"
+        )
+    fixed = {k: v for k, v in vars(base).items() if k != args.param}
+    title = f"Chialvo map ({', '.join(f'{k}={v:g}' for k, v in fixed.items())})"
+    print(f"wrote {plot_bifurcation(diagram, args.out, points, title=title)}")
+    return 0
+
+
+_LOG_COLOR: dict[str, Any] = {
+    "action": "append",
+    "default": [],
+    "metavar": "FIELD",
+    "help": "logarithmic colour scale for this field (repeatable), e.g. --log-color n",
+}
+
+
+def _log_fields(args: argparse.Namespace, fields: Sequence[str], owner: str) -> tuple[str, ...]:
+    """The fields named by ``--log-color``, checked against ``fields`` of ``owner``."""
+    for name in args.log_color:
+        if name not in fields:
+            raise ValueError(
+                f"--log-color {name!r} is not a field of {owner}; "
+                f"its fields are {', '.join(fields)}"
+            )
+    return tuple(args.log_color)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -120,7 +270,52 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("--plot", help="PNG to write: space-time diagram (1-D) or snapshots (2-D)")
     p_run.add_argument("--gif", help="GIF to write: the first trajectory's frames, animated")
     p_run.add_argument("--quiet", action="store_true", help="no progress bar")
+    p_run.add_argument("--checkpoint", help="checkpoint file (.npz) for restarting the run")
+    p_run.add_argument(
+        "--checkpoint-every", type=float, help="time between checkpoints (a multiple of dt)"
+    )
+    p_run.add_argument(
+        "--resume", action="store_true", help="continue from --checkpoint if it exists"
+    )
+    p_run.add_argument("--log-color", **_LOG_COLOR)
     p_run.set_defaults(func=_run)
+
+    p_data = sub.add_parser("data", help="generate datasets from recipes (datasets/*.toml)")
+    p_data.add_argument("recipes", nargs="+", help="recipe files")
+    p_data.add_argument("--size", default="small", help="recipe size to generate (default: small)")
+    p_data.add_argument("--workers", type=int, help="local worker processes (default: cores)")
+    p_data.add_argument("--scheduler", help="address of a running dask scheduler to use")
+    p_data.add_argument("--out", help="folder for the datasets (default: beside each recipe)")
+    p_data.add_argument("--quiet", action="store_true", help="no progress bar")
+    p_data.set_defaults(func=_data)
+
+    p_validate = sub.add_parser("validate", help="check files/datasets against The Well's format")
+    p_validate.add_argument("paths", nargs="+", help="HDF5 files, dataset folders or their parent")
+    p_validate.set_defaults(func=_validate)
+
+    p_show = sub.add_parser("show", help="picture of a file: snapshots, space-time diagram, GIF")
+    p_show.add_argument("file", help="an HDF5 file written by pdesim")
+    p_show.add_argument("--traj", type=int, default=0, help="trajectory index")
+    p_show.add_argument("--out", required=True, help="output .png or .gif")
+    p_show.add_argument("--log-color", **_LOG_COLOR)
+    p_show.set_defaults(func=_show)
+
+    p_bif = sub.add_parser(
+        "bifurcation", help="bifurcation diagram + Lyapunov exponent of a map along a parameter"
+    )
+    p_bif.add_argument("model", choices=["chialvo"], help="the map (the single Chialvo neuron)")
+    p_bif.add_argument("--param", default="k", help="parameter to vary: a, b, c or k")
+    p_bif.add_argument(
+        "--range", nargs=2, type=float, required=True, metavar=("LOW", "HIGH"), help="its range"
+    )
+    p_bif.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE", help="fix another parameter"
+    )
+    p_bif.add_argument("--n-values", type=int, default=800, help="parameter values")
+    p_bif.add_argument("--n-transient", type=int, default=3000, help="iterations discarded")
+    p_bif.add_argument("--n-keep", type=int, default=150, help="iterations plotted per value")
+    p_bif.add_argument("--out", required=True, help="PNG to write")
+    p_bif.set_defaults(func=_bifurcation)
     return parser
 
 

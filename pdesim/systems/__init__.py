@@ -6,12 +6,21 @@ from typing import Any
 
 from pdesim.systems.base import SpectralSystem, System
 from pdesim.systems.burgers import Burgers
+from pdesim.systems.chemotaxis import KellerSegel, KellerSegelIndirect
+from pdesim.systems.chialvo import ChialvoRingStar
 from pdesim.systems.kuramoto_sivashinsky import KuramotoSivashinsky1D, KuramotoSivashinsky2D
+from pdesim.systems.reaction_diffusion import Barkley, GrayScott, RDSpiral
 
 SYSTEMS: dict[str, type[System]] = {
     "ks1d": KuramotoSivashinsky1D,
     "ks2d": KuramotoSivashinsky2D,
     "burgers": Burgers,
+    "keller_segel": KellerSegel,
+    "keller_segel_indirect": KellerSegelIndirect,
+    "chialvo_ring_star": ChialvoRingStar,
+    "rd_spiral": RDSpiral,
+    "barkley": Barkley,
+    "gray_scott": GrayScott,
 }
 
 

@@ -1,0 +1,203 @@
+"""Regimes of spiral-wave fields: rd-spiral's classifier, rotation, defects, spectra.
+
+* :func:`classify_regime` -- rd-spiral's equilibrium classifier (``core/solver.py``,
+  ``_analyze_equilibrium``) on the time series of the spatial std of ``u``: over the
+  last ``max(int(0.1 T), 10)`` values, with ``mean`` and ``variation`` (sample std,
+  ``ddof = 1`` as pandas) of that window::
+
+      mean < 0.01          -> HOMOGENEOUS          (pattern decayed)
+      variation < 1e-4     -> STATIC EQUILIBRIUM
+      variation < 1e-3     -> DYNAMIC EQUILIBRIUM  (steady rotation)
+      variation < 1e-2     -> QUASI-PERIODIC
+      otherwise            -> NON-EQUILIBRIUM      (chaotic / turbulent)
+
+  (absolute thresholds, as in rd-spiral).
+* :func:`rotation_frequency` -- angular frequency ``omega`` of ``z = u + i v`` at a probe,
+  ``z ~ exp(-i omega t)``: ``omega = -d arg z / dt`` from a least-squares line through
+  the unwrapped phase, with the residual as a measure of (non-)uniformity. For
+  rd-spiral's system the uniform oscillation has ``omega = beta``.
+* :func:`phase_singularities` -- phase defects (spiral cores) of ``z``: the winding
+  number of ``arg z`` around every grid plaquette (periodic wrap optional).
+* :func:`isotropic_spectrum` -- power spectrum summed over shells of ``|k|``,
+  normalised so that ``sum(E) = mean(f²)`` (Parseval).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pdesim.validation import require_int, require_real
+
+HOMOGENEOUS = "HOMOGENEOUS"
+STATIC_EQUILIBRIUM = "STATIC EQUILIBRIUM"
+DYNAMIC_EQUILIBRIUM = "DYNAMIC EQUILIBRIUM"
+QUASI_PERIODIC = "QUASI-PERIODIC"
+NON_EQUILIBRIUM = "NON-EQUILIBRIUM"
+REGIME_LABELS = (
+    HOMOGENEOUS,
+    STATIC_EQUILIBRIUM,
+    DYNAMIC_EQUILIBRIUM,
+    QUASI_PERIODIC,
+    NON_EQUILIBRIUM,
+)
+
+
+@dataclass(frozen=True)
+class Regime:
+    """A classifier verdict and the window statistics it rests on."""
+
+    label: str
+    window: int
+    mean: float
+    variation: float
+    range: float
+
+
+def classify_regime(std_series: np.ndarray) -> Regime:
+    """rd-spiral's label for the spatial-std time series ``std_series`` (module docstring)."""
+    series = np.asarray(std_series, dtype=np.float64).ravel()
+    if series.size < 2 or not np.isfinite(series).all():
+        raise ValueError(
+            f"parameter 'std_series' must hold >= 2 finite values, got {series.size} values"
+        )
+    window = min(series.size, max(int(0.1 * series.size), 10))
+    tail = series[-window:]
+    mean = float(tail.mean())
+    variation = float(tail.std(ddof=1))
+    if mean < 0.01:
+        label = HOMOGENEOUS
+    elif variation < 1e-4:
+        label = STATIC_EQUILIBRIUM
+    elif variation < 1e-3:
+        label = DYNAMIC_EQUILIBRIUM
+    elif variation < 1e-2:
+        label = QUASI_PERIODIC
+    else:
+        label = NON_EQUILIBRIUM
+    return Regime(label, window, mean, variation, float(tail.max() - tail.min()))
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """``omega`` (rad per unit time, ``z ~ exp(-i omega t)``) and the phase-fit residual."""
+
+    omega: float
+    residual: float
+    probe: tuple[int, ...]
+
+    @property
+    def period(self) -> float:
+        return float(2 * np.pi / abs(self.omega)) if self.omega else float("inf")
+
+
+def rotation_frequency(
+    u: np.ndarray, v: np.ndarray, t: np.ndarray, probe: tuple[int, ...] | None = None
+) -> Rotation:
+    """Angular frequency of ``u + i v`` at grid point ``probe`` over frames ``(T, *space)``.
+
+    ``probe`` defaults to the point a quarter of the way along every axis (away from the
+    centre, where rd-spiral's spiral core sits). Frames must be dense enough that the
+    phase moves by less than pi between them.
+    """
+    u = np.asarray(u, dtype=np.float64)
+    v = np.asarray(v, dtype=np.float64)
+    t = np.asarray(t, dtype=np.float64)
+    if u.shape != v.shape or u.ndim < 2 or t.shape != u.shape[:1] or t.size < 3:
+        raise ValueError(
+            "parameters 'u', 'v' must be frames (T, *space) of one shape with T = len(t) >= 3, "
+            f"got {u.shape}, {v.shape} and {t.shape}"
+        )
+    space = u.shape[1:]
+    probe = tuple(n // 4 for n in space) if probe is None else tuple(probe)
+    if len(probe) != len(space) or any(not 0 <= i < n for i, n in zip(probe, space, strict=True)):
+        raise ValueError(f"parameter 'probe' must index a point of {space}, got {probe}")
+    phase = np.unwrap(np.arctan2(v[(slice(None), *probe)], u[(slice(None), *probe)]))
+    slope, intercept = np.polyfit(t, phase, 1)
+    residual = float(np.sqrt(np.mean((phase - (slope * t + intercept)) ** 2)))
+    return Rotation(float(-slope), residual, probe)
+
+
+@dataclass(frozen=True)
+class Defects:
+    """Counts of phase singularities of charge +1 and -1 (shaped like the leading axes)."""
+
+    positive: np.ndarray
+    negative: np.ndarray
+
+    @property
+    def count(self) -> np.ndarray:
+        return self.positive + self.negative
+
+    @property
+    def charge(self) -> np.ndarray:
+        return self.positive - self.negative
+
+
+def _wrap(angle: np.ndarray) -> np.ndarray:
+    return (angle + np.pi) % (2 * np.pi) - np.pi
+
+
+def phase_singularities(
+    u: np.ndarray,
+    v: np.ndarray,
+    periodic: bool = True,
+    center: tuple[float, float] = (0.0, 0.0),
+) -> Defects:
+    """Phase defects of ``(u - u*) + i (v - v*)`` over the last two axes.
+
+    The winding number of the phase around each plaquette (sum of the wrapped phase
+    differences along its four edges over ``2 pi``) is +1, -1 or 0; ``periodic`` wraps
+    the plaquettes across the box edges, otherwise only interior plaquettes count.
+    ``center = (u*, v*)`` is the state the phase is measured around (the origin for
+    rd-spiral's lambda-omega system).
+    """
+    u = np.asarray(u, dtype=np.float64)
+    v = np.asarray(v, dtype=np.float64)
+    if u.shape != v.shape or u.ndim < 2:
+        raise ValueError(f"parameters 'u', 'v' must be 2-D fields of one shape, got {u.shape}")
+    phase = np.arctan2(v - center[1], u - center[0])
+    if periodic:
+        right = np.roll(phase, -1, axis=-2)
+        up = np.roll(phase, -1, axis=-1)
+        diag = np.roll(right, -1, axis=-1)
+        base = phase
+    else:
+        base = phase[..., :-1, :-1]
+        right = phase[..., 1:, :-1]
+        up = phase[..., :-1, 1:]
+        diag = phase[..., 1:, 1:]
+    winding = _wrap(right - base) + _wrap(diag - right) + _wrap(up - diag) + _wrap(base - up)
+    charge = np.rint(winding / (2 * np.pi)).astype(int)
+    return Defects((charge > 0).sum(axis=(-2, -1)), (charge < 0).sum(axis=(-2, -1)))
+
+
+def isotropic_spectrum(
+    field: np.ndarray, lengths: tuple[float, float], n_bins: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Shell-summed power spectrum ``(k, E)`` of periodic 2-D fields ``(..., nx, ny)``.
+
+    ``E[j] = sum over modes with |k| in shell j of |f_k|² / N²``; the mean is kept (the
+    ``k = 0`` shell holds ``mean(f)²``), so ``E.sum(-1) = mean(f²)``.
+    Shells have width ``2 pi / max(Lx, Ly)``; ``k`` are their centres.
+    """
+    f = np.asarray(field, dtype=np.float64)
+    if f.ndim < 2:
+        raise ValueError(f"parameter 'field' must have >= 2 axes, got shape {f.shape}")
+    lx = require_real("lengths[0]", lengths[0], gt=0.0)
+    ly = require_real("lengths[1]", lengths[1], gt=0.0)
+    nx, ny = f.shape[-2:]
+    power = np.abs(np.fft.fft2(f, axes=(-2, -1))) ** 2 / float(nx * ny) ** 2
+    kx = 2 * np.pi * np.fft.fftfreq(nx, lx / nx)
+    ky = 2 * np.pi * np.fft.fftfreq(ny, ly / ny)
+    kmag = np.hypot(kx[:, None], ky[None, :])
+    dk = 2 * np.pi / max(lx, ly)
+    shells = np.rint(kmag / dk).astype(int)
+    n_shells = int(shells.max()) + 1 if n_bins is None else require_int("n_bins", n_bins, ge=1)
+    shells = np.minimum(shells, n_shells - 1)
+    flat = power.reshape(*power.shape[:-2], nx * ny)
+    spectrum = np.zeros((*power.shape[:-2], n_shells))
+    for j in range(n_shells):
+        spectrum[..., j] = flat[..., (shells == j).ravel()].sum(axis=-1)
+    return np.arange(n_shells) * dk, spectrum
