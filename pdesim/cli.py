@@ -37,9 +37,13 @@ def _list(args: argparse.Namespace) -> int:
         print(f"  default dt: {cls.default_dt:g}; methods: {', '.join(cls.methods)}")
         if cls.presets:
             print(f"  presets: {', '.join(cls.presets)}")
-        for row in cls.parameter_table():
+        rows = cls.parameter_table()
+        width = max(len(row["name"]) for row in rows)
+        for row in rows:
             default = repr(row["default"])
-            print(f"  {row['name']:<10} default {default:<22} {row['allowed']:<36} {row['doc']}")
+            print(
+                f"  {row['name']:<{width}}  default {default:<22} {row['allowed']:<36} {row['doc']}"
+            )
         print()
     return 0
 

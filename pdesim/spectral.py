@@ -381,17 +381,7 @@ class PyFFTWBackend:
     def execute(self, kind: str, src: np.ndarray, dst: np.ndarray, ndim: int) -> None:
         """Unnormalised forward, normalised inverse; inverse kinds may destroy ``src``."""
         physical = dst.shape if kind in ("irfft", "idct") else src.shape
-        fftw, a, b, scale = self._plan(kind, physical, ndim)
-        try:
-            fftw.update_arrays(src, dst)
-            fftw.execute()
-        except ValueError:  # misaligned or strided arrays: go through the plan's own buffers
-            a[...] = src
-            fftw.update_arrays(a, b)
-            fftw.execute()
-            dst[...] = b
-        if scale is not None:
-            np.multiply(dst, scale, out=dst)
+        _run_plan(*self._plan(kind, physical, ndim), src, dst)
 
     def execute_r2r(self, kinds: tuple[str, ...], src: np.ndarray, dst: np.ndarray) -> None:
         """Real-to-real transform with one kind per last axis (see :data:`R2R_KINDS`).
@@ -413,25 +403,37 @@ class PyFFTWBackend:
                 threads=self.threads,
                 planning_timelimit=self.plan_seconds,
             )
-            plan = self._plans[key] = (fftw, a, b)
+            inverse = [
+                2 * n
+                for kind, n in zip(kinds, src.shape[-len(kinds) :], strict=True)
+                if kind in _R2R_INV
+            ]
+            scale = 1.0 / math.prod(inverse) if inverse else None
+            plan = self._plans[key] = (fftw, a, b, scale)
             if self.wisdom:
                 self._save_wisdom()
-        fftw, a, b = plan
-        try:
-            fftw.update_arrays(src, dst)
-            fftw.execute()
-        except ValueError:  # misaligned or strided arrays: go through the plan's own buffers
-            a[...] = src
-            fftw.update_arrays(a, b)
-            fftw.execute()
-            dst[...] = b
-        inverse = [
-            2 * n
-            for kind, n in zip(kinds, src.shape[-len(kinds) :], strict=True)
-            if kind in _R2R_INV
-        ]
-        if inverse:
-            np.multiply(dst, 1.0 / np.prod(inverse), out=dst)
+        _run_plan(*plan, src, dst)
+
+
+def _run_plan(
+    fftw: object,
+    a: np.ndarray,
+    b: np.ndarray,
+    scale: float | None,
+    src: np.ndarray,
+    dst: np.ndarray,
+) -> None:
+    """Execute an FFTW plan on ``src`` into ``dst``, then apply the inverse's ``scale``."""
+    try:
+        fftw.update_arrays(src, dst)
+        fftw.execute()
+    except ValueError:  # misaligned or strided arrays: go through the plan's own buffers
+        a[...] = src
+        fftw.update_arrays(a, b)
+        fftw.execute()
+        dst[...] = b
+    if scale is not None:
+        np.multiply(dst, scale, out=dst)
 
 
 _BACKENDS: dict[tuple, object] = {}
