@@ -286,21 +286,20 @@ def pass_run(shape: tuple[int, ...], dtype: type) -> Callable:
     return timed_loop(lambda: np.multiply(a, b, out=c))
 
 
-def pass_counts(system: str, backend: str) -> dict[str, int]:
+def pass_counts(system: str) -> dict[str, int]:
     """Full-array element-wise passes per step, counted from the pdesim code.
 
     Complex passes are over the state's shape ``(B, 1, *spectral)``, real passes over
-    ``(B, 1, *physical)``. pyfftw normalises the inverse with one extra real pass per
-    transformed array (``PyFFTWBackend.execute``); scipy does it inside the FFT.
+    ``(B, 1, *physical)``. The inverse transforms inside the nonlinear terms are
+    unnormalised (the 1/N rides on the input multipliers), so no pass is counted for it.
     """
-    normalise = backend == "pyfftw"
     if system == "ks1d":
-        # _advection.py: input mask multiply, output multiplier | square (+ normalisation)
-        complex_per_eval, real_per_eval, ffts = 2, 1 + normalise, 8
+        # _advection.py: input mask multiply, output multiplier | square
+        complex_per_eval, real_per_eval, ffts = 2, 1, 8
     else:
         # kuramoto_sivashinsky.py: 2 gradient multiplies, output multiplier |
-        # 2 squares + 1 add (+ normalisation of the (2, B, 1, N, N) gradient array)
-        complex_per_eval, real_per_eval, ffts = 3, 3 + 2 * normalise, 12
+        # 2 squares + 1 add
+        complex_per_eval, real_per_eval, ffts = 3, 3, 12
     return {
         "ffts_per_step": ffts,
         "complex_passes": ETDRK4.ELEMENTWISE_PASSES + NONLINEAR_EVALS * complex_per_eval,
@@ -375,7 +374,7 @@ def bench_case(case: Case, target: float, rounds: int, rows: list[dict]) -> None
                 raise RuntimeError(f"{case.system} N={case.N} B={batch} {name}: diverged")
             t_step, c_step = best["step:" + name]
             t_pair = best["fft:" + name][0]
-            counts = pass_counts(case.system, name)
+            counts = pass_counts(case.system)
             t_fft = counts["ffts_per_step"] / 2 * t_pair
             t_mem = counts["complex_passes"] * t_cpass + counts["real_passes"] * t_rpass
             t_limit = t_fft + t_mem

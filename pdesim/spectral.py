@@ -270,18 +270,21 @@ class ScipyBackend:
     def empty(self, shape: tuple[int, ...], dtype: type) -> np.ndarray:
         return np.empty(shape, dtype=dtype)
 
-    def execute(self, kind: str, src: np.ndarray, dst: np.ndarray, ndim: int) -> None:
-        """Unnormalised forward, normalised inverse; ``src`` is left intact."""
+    def execute(
+        self, kind: str, src: np.ndarray, dst: np.ndarray, ndim: int, normalise: bool = True
+    ) -> None:
+        """Unnormalised forward, inverse normalised unless told not to; ``src`` is kept."""
         axes = tuple(range(-ndim, 0))
         w = self.threads
+        norm = "backward" if normalise else "forward"  # "forward": the inverse is unscaled
         if kind == "rfft":
             dst[...] = scipy.fft.rfftn(src, axes=axes, workers=w)
         elif kind == "irfft":
-            dst[...] = scipy.fft.irfftn(src, s=dst.shape[-ndim:], axes=axes, workers=w)
+            dst[...] = scipy.fft.irfftn(src, s=dst.shape[-ndim:], axes=axes, workers=w, norm=norm)
         elif kind == "dct":
             dst[...] = scipy.fft.dctn(src, type=2, axes=axes, workers=w)
         else:
-            dst[...] = scipy.fft.idctn(src, type=2, axes=axes, workers=w)
+            dst[...] = scipy.fft.idctn(src, type=2, axes=axes, workers=w, norm=norm)
 
     def execute_r2r(self, kinds: tuple[str, ...], src: np.ndarray, dst: np.ndarray) -> None:
         """Real-to-real transform with one kind per last axis (see :data:`R2R_KINDS`).
@@ -378,10 +381,14 @@ class PyFFTWBackend:
                 self._save_wisdom()
         return plan
 
-    def execute(self, kind: str, src: np.ndarray, dst: np.ndarray, ndim: int) -> None:
-        """Unnormalised forward, normalised inverse; inverse kinds may destroy ``src``."""
+    def execute(
+        self, kind: str, src: np.ndarray, dst: np.ndarray, ndim: int, normalise: bool = True
+    ) -> None:
+        """Unnormalised forward, inverse normalised unless told not to; inverse kinds may
+        destroy ``src``."""
         physical = dst.shape if kind in ("irfft", "idct") else src.shape
-        _run_plan(*self._plan(kind, physical, ndim), src, dst)
+        fftw, a, b, scale = self._plan(kind, physical, ndim)
+        _run_plan(fftw, a, b, scale if normalise else None, src, dst)
 
     def execute_r2r(self, kinds: tuple[str, ...], src: np.ndarray, dst: np.ndarray) -> None:
         """Real-to-real transform with one kind per last axis (see :data:`R2R_KINDS`).
@@ -500,10 +507,25 @@ class SpectralTransform:
         self.backend.execute(self._forward_kind, u, out, self.grid.ndim)
         return out
 
+    @property
+    def inverse_scale(self) -> float:
+        """The inverse's normalisation: ``1/N`` (periodic) or ``1/(2N)`` (Neumann) per axis."""
+        factor = 1 if self.grid.periodic else 2
+        return 1.0 / math.prod(factor * n for n in self.grid.points)
+
     def inverse(
-        self, coeffs: np.ndarray, out: np.ndarray | None = None, *, overwrite_input: bool = False
+        self,
+        coeffs: np.ndarray,
+        out: np.ndarray | None = None,
+        *,
+        overwrite_input: bool = False,
+        normalise: bool = True,
     ) -> np.ndarray:
-        """Inverse transform; with ``overwrite_input=True`` ``coeffs`` may be destroyed."""
+        """Inverse transform; with ``overwrite_input=True`` ``coeffs`` may be destroyed.
+
+        ``normalise=False`` skips the ``inverse_scale`` factor, for callers that fold it
+        into a multiplier they apply anyway (one full-array pass less).
+        """
         lead = coeffs.shape[: coeffs.ndim - self.grid.ndim]
         if out is None:
             out = self.empty_physical(lead)
@@ -513,7 +535,7 @@ class SpectralTransform:
             if src is None:
                 src = self._scratch[coeffs.shape] = self.empty_spectral(lead)
             src[...] = coeffs
-        self.backend.execute(self._inverse_kind, src, out, self.grid.ndim)
+        self.backend.execute(self._inverse_kind, src, out, self.grid.ndim, normalise)
         return out
 
 

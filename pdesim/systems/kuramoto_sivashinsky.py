@@ -109,12 +109,15 @@ class KuramotoSivashinsky2D(SpectralSystem):
         return Grid((self.params.L, self.params.L), (self.params.N, self.params.N))
 
     @cached_property
-    def _multipliers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Dealiased ``i k_x``, ``i k_y`` and the output factor ``-1/2 mask``."""
+    def _multipliers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Dealiased ``i k_x``, ``i k_y`` (carrying the inverse transform's ``1/N^2``, one
+        pass less per evaluation) and the output factors ``-1/2 mask`` and ``-mask``."""
         mask = self.grid.dealias_mask(self.params.dealias)
-        ikx = (self.grid.derivative(0) * mask).astype(np.complex128)
-        iky = (self.grid.derivative(1) * mask).astype(np.complex128)
-        return ikx, iky, (-0.5 * mask).astype(np.complex128)
+        scaled = mask * self.transform.inverse_scale
+        ikx = (self.grid.derivative(0) * scaled).astype(np.complex128)
+        iky = (self.grid.derivative(1) * scaled).astype(np.complex128)
+        out = (-0.5 * mask).astype(np.complex128)
+        return ikx, iky, out, 2.0 * out
 
     def linear_operator(self) -> np.ndarray:
         k2 = self.grid.k_squared
@@ -122,14 +125,14 @@ class KuramotoSivashinsky2D(SpectralSystem):
 
     def _gradient(self, coeffs: np.ndarray, role: str) -> np.ndarray:
         """Dealiased ``(u_x, u_y)`` in physical space, shaped ``(2, batch, 1, N, N)``."""
-        ikx, iky, _ = self._multipliers
+        ikx, iky, _, _ = self._multipliers
         spectral = self.buffer(role + "_grad_hat", (2, *coeffs.shape), np.complex128)
         physical = self.buffer(
             role + "_grad", (2, *coeffs.shape[:-2], *self.grid.shape), np.float64
         )
         np.multiply(coeffs, ikx, out=spectral[0])
         np.multiply(coeffs, iky, out=spectral[1])
-        self.transform.inverse(spectral, out=physical, overwrite_input=True)
+        self.transform.inverse(spectral, out=physical, overwrite_input=True, normalise=False)
         return physical
 
     def nonlinear(self, state: np.ndarray, t: float, out: np.ndarray) -> None:
@@ -147,7 +150,7 @@ class KuramotoSivashinsky2D(SpectralSystem):
         np.multiply(grad_v[1], grad_u[1], out=grad_v[1])
         grad_v[0] += grad_v[1]
         self.transform.forward(grad_v[0], out=out)
-        out *= 2.0 * self._multipliers[2]
+        out *= self._multipliers[3]
 
     def dataset_frame(self, frame: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Files store ``u - <u>`` and the drifting mean as the scalar ``u_mean``."""
