@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test test-all lint format bench data clean
+.PHONY: install test test-all lint format bench data train clean
 
 install: $(STAMP)
 
@@ -37,6 +37,11 @@ bench-%: install
 
 data: install
 	$(BIN)/pdesim data datasets/*.toml
+
+# The tiny Walrus on 2-D KS (5-10 minutes on 2 CPU cores); resumes an interrupted run.
+train: install
+	$(BIN)/surrogates train --data datasets/ks2d --model walrus --config tiny \
+		--out runs/ks2d-tiny --steps 600 --lr 0.001 --warmup 50 --val-every 100 --resume
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

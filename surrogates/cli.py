@@ -1,21 +1,87 @@
-"""The ``surrogates`` command line (training and evaluation arrive with their issues)."""
+"""The ``surrogates`` command line: ``surrogates train --data DIR... --out RUN_DIR``."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
+from dataclasses import fields
+
+from surrogates.models import CONFIGS, MODELS
+from surrogates.train import TrainConfig, train
+
+#: Options taken from TrainConfig (name, help); the rest are set explicitly below.
+HELP = {
+    "steps": "total optimiser steps (a resumed run continues up to this many)",
+    "batch_size": "global batch size (split over torchrun ranks)",
+    "lr": "peak learning rate",
+    "weight_decay": "AdamW weight decay",
+    "warmup": "linear warm-up steps",
+    "min_lr_ratio": "final learning rate / peak after the cosine decay",
+    "grad_clip": "gradient norm clip",
+    "n_steps_input": "frames in each input window",
+    "min_dt_stride": "smallest stride between frames (stored steps)",
+    "max_dt_stride": "largest stride between frames (drawn per sample)",
+    "rollout_steps": "steps of the (pushforward) rollout loss; 1 = one-step loss",
+    "val_every": "validate every N steps (0: never)",
+    "val_samples": "validation windows per dataset",
+    "checkpoint_every": "checkpoint every N steps (and at the end)",
+    "seed": "random seed",
+    "workers": "data-loader worker processes",
+    "threads": "torch CPU threads per process (0: torch's default)",
+}
+
+
+def _train_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a surrogate on Well-layout datasets")
+    p.add_argument("--data", nargs="+", required=True, metavar="DIR", help="dataset directories")
+    p.add_argument("--model", default="walrus", choices=sorted(MODELS))
+    p.add_argument("--config", default="tiny", choices=list(CONFIGS))
+    p.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from RUN_DIR's last checkpoint, if it has one",
+    )
+    p.add_argument("--no-jitter", dest="jitter", action="store_false", help="ablate jittering")
+    p.add_argument(
+        "--no-pushforward",
+        dest="pushforward",
+        action="store_false",
+        help="backpropagate through the whole rollout loss",
+    )
+    p.add_argument("--no-progress", dest="progress", action="store_false")
+    defaults = {f.name: f.default for f in fields(TrainConfig)}
+    for name, text in HELP.items():
+        value = defaults[name]
+        p.add_argument(
+            "--" + name.replace("_", "-"),
+            type=type(value),
+            default=value,
+            help=f"{text} (default {value})",
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="surrogates",
-        description="Train and evaluate surrogates on pdesim datasets. No subcommand is "
-        "available yet: `train` and `eval` are tracked as open issues.",
+        prog="surrogates", description="Train surrogates on pdesim (Well-format) datasets."
     )
-    parser.parse_args(argv)
-    parser.print_help()
-    return 1
+    sub = parser.add_subparsers(dest="command", required=True)
+    _train_parser(sub)
+    args = vars(parser.parse_args(argv))
+    args.pop("command")
+    progress = args.pop("progress")
+    try:
+        cfg = TrainConfig(**args)
+        _, summary = train(cfg, log=print, progress=progress)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"surrogates: error: {exc}", file=sys.stderr)
+        return 2
+    if summary["world_size"] == 1 or summary.get("validation"):
+        print(json.dumps(summary, indent=2))
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,349 @@
+"""Windows of trajectories from datasets in The Well's layout, as torch datasets.
+
+A dataset directory holds ``data/{train,valid,test}/*.hdf5`` (pdesim's output and
+The Well's own datasets alike). One sample is a window of ``n_steps_input`` frames
+followed by ``n_steps_output`` target frames, consecutive frames ``dt_stride`` stored
+steps apart. Every ``(file, trajectory, start, dt_stride)`` with ``dt_stride`` in
+``[min_dt_stride, max_dt_stride]`` is one index, so drawing indices uniformly draws a
+random stride and ``__getitem__`` itself is deterministic. Samples follow The Well's
+layout: ``input_fields (T_in, *space, C)``, ``output_fields (T_out, *space, C)``,
+``constant_fields (*space, C_const)`` and ``boundary_conditions (n_dims, 2)`` with the
+codes WALL=0, OPEN=1, PERIODIC=2 (OPEN where a file names none).
+
+Channels are named as The Well names them: a t0 field by its name, a t1 field
+``f"{name}_{axis}"`` per axis, a t2 field ``f"{name}_{a}{b}"``. HDF5 files are opened
+lazily in the process that reads them and never carried across a fork or a pickle.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+WALL, OPEN, PERIODIC = 0, 1, 2
+BC_CODES = {"WALL": WALL, "OPEN": OPEN, "PERIODIC": PERIODIC}
+SPLITS = ("train", "valid", "test")
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    path: str
+    n_traj: int
+    n_steps: int
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What a split of one dataset holds (read from its files' metadata)."""
+
+    name: str
+    root: str
+    grid_type: str
+    spatial_dims: tuple[str, ...]
+    spatial_shape: tuple[int, ...]
+    field_names: tuple[str, ...]  # time-varying channels
+    constant_field_names: tuple[str, ...]
+    boundary_conditions: tuple[tuple[int, int], ...]
+    files: tuple[FileInfo, ...]
+
+    @property
+    def n_spatial_dims(self) -> int:
+        return len(self.spatial_dims)
+
+
+def _str_list(value: object) -> list[str]:
+    if isinstance(value, (str, bytes)):
+        value = [value]
+    return [v.decode() if isinstance(v, bytes) else str(v) for v in np.atleast_1d(value)]
+
+
+def _datasets(h5: h5py.File, dims: list[str], time_varying: bool) -> list[tuple[str, str, list]]:
+    """``(group, dataset, channel names)`` per field, t0 then t1 then t2 fields."""
+    found = []
+    for order in range(3):
+        group = h5[f"t{order}_fields"]
+        for name in _str_list(group.attrs.get("field_names", [])):
+            if bool(group[name].attrs.get("time_varying", True)) != time_varying:
+                continue
+            if order == 0:
+                suffixes = [""]
+            elif order == 1:
+                suffixes = [f"_{a}" for a in dims]
+            else:
+                suffixes = [f"_{a}{b}" for a in dims for b in dims]
+            found.append((f"t{order}_fields", name, [name + s for s in suffixes]))
+    return found
+
+
+def _names(h5: h5py.File, dims: list[str], time_varying: bool) -> tuple[str, ...]:
+    return tuple(c for _, _, names in _datasets(h5, dims, time_varying) for c in names)
+
+
+def _boundaries(h5: h5py.File, dims: list[str]) -> tuple[tuple[int, int], ...]:
+    """Per axis (low, high) codes, derived from each BC's mask as The Well does."""
+    codes = [[OPEN, OPEN] for _ in dims]
+    for bc in h5["boundary_conditions"].values():
+        kind = str(bc.attrs["bc_type"]).upper()
+        if kind not in BC_CODES:
+            raise ValueError(f"{h5.filename}: unknown bc_type {kind!r}; allowed: {list(BC_CODES)}")
+        assoc = _str_list(bc.attrs["associated_dims"])
+        mask = np.asarray(bc["mask"][()], dtype=bool)
+        agg = np.min if kind == "WALL" else np.max
+        for i, dim in enumerate(assoc):
+            axis = dims.index(dim)
+            first = [slice(None)] * mask.ndim
+            last = [slice(None)] * mask.ndim
+            first[i], last[i] = 0, -1
+            if agg(mask[tuple(first)]):
+                codes[axis][0] = BC_CODES[kind]
+            if agg(mask[tuple(last)]):
+                codes[axis][1] = BC_CODES[kind]
+    return tuple((lo, hi) for lo, hi in codes)
+
+
+def split_dir(root: str | os.PathLike, split: str) -> Path:
+    """``root/data/split``, checked to exist and hold HDF5 files."""
+    if split not in SPLITS:
+        raise ValueError(f"split={split!r}; allowed: {', '.join(SPLITS)}")
+    path = Path(root) / "data" / split
+    if not Path(root).is_dir():
+        raise FileNotFoundError(f"dataset directory {str(root)!r} does not exist")
+    if not path.is_dir() or not any(path.glob("*.hdf5")):
+        raise FileNotFoundError(
+            f"dataset {str(root)!r} has no {split} files: expected {path!s}/*.hdf5 "
+            "(The Well's layout, written by `pdesim data`)"
+        )
+    return path
+
+
+def scan(root: str | os.PathLike, split: str = "train") -> DatasetInfo:
+    """Read the metadata of every file of a split; all files must agree on it."""
+    files, info = [], None
+    for path in sorted(split_dir(root, split).glob("*.hdf5")):
+        with h5py.File(path, "r") as h5:
+            dims = _str_list(h5["dimensions"].attrs["spatial_dims"])
+            channels = _names(h5, dims, time_varying=True)
+            if not channels:
+                raise ValueError(f"{path}: no time-varying field to learn")
+            shape = tuple(int(h5["dimensions"][d].shape[-1]) for d in dims)
+            this = (
+                str(h5.attrs["dataset_name"]),
+                str(h5.attrs.get("grid_type", "cartesian")),
+                tuple(dims),
+                shape,
+                channels,
+                _names(h5, dims, time_varying=False),
+                _boundaries(h5, dims),
+            )
+            n_traj = int(h5.attrs["n_trajectories"])
+            n_steps = int(h5["dimensions/time"].shape[-1])
+        if info is not None and this != info:
+            raise ValueError(
+                f"{path} disagrees with the other files of {str(root)!r}/{split} "
+                f"(name, grid, dims, shape, fields, constants, boundaries): {this} != {info}"
+            )
+        info = this
+        files.append(FileInfo(str(path), n_traj, n_steps))
+    name, grid_type, dims, shape, fields, constants, bcs = info
+    return DatasetInfo(
+        name, str(root), grid_type, dims, shape, fields, constants, bcs, tuple(files)
+    )
+
+
+class WellWindows(Dataset):
+    """Windows of one split of one dataset directory (see the module docstring).
+
+    Parameters
+    ----------
+    root: the dataset directory (holding ``data/<split>/*.hdf5``).
+    split: ``train``, ``valid`` or ``test``.
+    n_steps_input, n_steps_output: frames in and frames to predict (>= 1).
+    min_dt_stride, max_dt_stride: range of the stride between frames, in stored steps.
+    full_trajectory: one sample per trajectory: the first ``n_steps_input`` frames in,
+        every later frame (stride ``min_dt_stride``) out, for rollouts.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        split: str = "train",
+        n_steps_input: int = 4,
+        n_steps_output: int = 1,
+        min_dt_stride: int = 1,
+        max_dt_stride: int = 1,
+        full_trajectory: bool = False,
+    ) -> None:
+        for key, value in (
+            ("n_steps_input", n_steps_input),
+            ("n_steps_output", n_steps_output),
+            ("min_dt_stride", min_dt_stride),
+        ):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{key}={value!r}; allowed: an integer >= 1")
+        if not isinstance(max_dt_stride, int) or max_dt_stride < min_dt_stride:
+            raise ValueError(f"max_dt_stride={max_dt_stride!r}; allowed: >= {min_dt_stride}")
+        self.info = scan(root, split)
+        self.split = split
+        self.n_steps_input = n_steps_input
+        self.n_steps_output = n_steps_output
+        self.full_trajectory = full_trajectory
+        rows = []
+        for f, file in enumerate(self.info.files):
+            strides = (
+                [min_dt_stride] if full_trajectory else range(min_dt_stride, max_dt_stride + 1)
+            )
+            for stride in strides:
+                span = (n_steps_input + (0 if full_trajectory else n_steps_output) - 1) * stride
+                if full_trajectory:
+                    starts = [0] if span + stride < file.n_steps else []
+                else:
+                    starts = range(file.n_steps - span)
+                rows += [(f, traj, s, stride) for traj in range(file.n_traj) for s in starts]
+        if not rows:
+            raise ValueError(
+                f"{str(root)!r}/{split}: trajectories of {self.info.files[0].n_steps} steps "
+                f"hold no window of {n_steps_input}+{n_steps_output} frames at stride "
+                f">= {min_dt_stride}"
+            )
+        self.index = np.asarray(rows, dtype=np.int64)
+        self._handles: dict[str, h5py.File] = {}
+        self._pid = os.getpid()
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_handles"] = {}
+        return state
+
+    def _file(self, path: str) -> h5py.File:
+        if self._pid != os.getpid():  # a forked worker: never reuse the parent's handles
+            self._handles, self._pid = {}, os.getpid()
+        if path not in self._handles:
+            self._handles[path] = h5py.File(path, "r")
+        return self._handles[path]
+
+    def close(self) -> None:
+        """Close the files this process opened."""
+        if self._pid == os.getpid():
+            for handle in self._handles.values():
+                handle.close()
+        self._handles = {}
+
+    def _read(self, h5: h5py.File, time_varying: bool, traj: int, times) -> np.ndarray:
+        """Channels last: ``(len(times), *space, C)`` or ``(*space, C)`` for constants."""
+        dims = list(self.info.spatial_dims)
+        out = []
+        for group, name, _ in _datasets(h5, dims, time_varying):
+            ds = h5[group][name]
+            order = int(group[1])
+            where = (times,) if time_varying else ()
+            if ds.attrs.get("sample_varying", True):
+                where = (traj, *where)
+            arr = np.asarray(ds[where], dtype=np.float32)
+            lead = 1 if time_varying else 0
+            varying = list(ds.attrs.get("dim_varying", [True] * len(dims)))
+            for axis, vary in enumerate(varying):
+                if not vary:
+                    arr = np.expand_dims(arr, lead + axis)
+            target = (arr.shape[:1] if time_varying else ()) + self.info.spatial_shape
+            arr = np.broadcast_to(arr, target + arr.shape[lead + len(dims) :])
+            arr = arr.reshape(*target, len(dims) ** order)
+            out.append(arr)
+        if not out:
+            return np.zeros((*self.info.spatial_shape, 0), dtype=np.float32)
+        return np.concatenate(out, axis=-1)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        f, traj, start, stride = (int(v) for v in self.index[i])
+        file = self.info.files[f]
+        h5 = self._file(file.path)
+        n_in = self.n_steps_input
+        if self.full_trajectory:
+            stop = file.n_steps
+        else:
+            stop = start + (n_in + self.n_steps_output - 1) * stride + 1
+        frames = self._read(h5, True, traj, slice(start, stop, stride))
+        constants = self._read(h5, False, traj, None)
+        return {
+            "input_fields": torch.from_numpy(np.ascontiguousarray(frames[:n_in])),
+            "output_fields": torch.from_numpy(np.ascontiguousarray(frames[n_in:])),
+            "constant_fields": torch.from_numpy(np.ascontiguousarray(constants, np.float32)),
+            "boundary_conditions": torch.tensor(self.info.boundary_conditions),
+            "dt_stride": torch.tensor(stride),
+        }
+
+
+class MultiWindows(Dataset):
+    """Several :class:`WellWindows` behind one index; samples carry ``dataset_index``."""
+
+    def __init__(self, datasets: list[WellWindows]) -> None:
+        if not datasets:
+            raise ValueError("datasets: need at least one dataset")
+        self.datasets = list(datasets)
+        self.offsets = np.cumsum([0] + [len(d) for d in self.datasets])
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        d = int(np.searchsorted(self.offsets, i, side="right") - 1)
+        sample = self.datasets[d][int(i - self.offsets[d])]
+        sample["dataset_index"] = torch.tensor(d)
+        return sample
+
+
+class BatchPlan:
+    """Which samples make the global batch of each step, as a pure function of the step.
+
+    Step ``k`` draws one dataset uniformly (one dataset per batch), then
+    ``global_batch`` of its windows uniformly (without replacement when it has
+    enough). Rank ``r`` of ``world`` takes the ``r``-th contiguous shard, so
+    ``world`` ranks together read exactly the batch one process would read; a
+    resumed run continues with the same batches.
+    """
+
+    def __init__(
+        self,
+        lengths: list[int],
+        global_batch: int,
+        seed: int = 0,
+        rank: int = 0,
+        world: int = 1,
+        start_step: int = 0,
+        n_steps: int | None = None,
+    ) -> None:
+        if global_batch % world:
+            raise ValueError(f"batch size {global_batch} is not divisible by {world} ranks")
+        self.lengths = list(lengths)
+        self.offsets = np.cumsum([0, *self.lengths])
+        self.global_batch, self.seed = global_batch, seed
+        self.rank, self.world = rank, world
+        self.start_step, self.n_steps = start_step, n_steps
+
+    def batch(self, step: int) -> list[int]:
+        rng = np.random.default_rng([self.seed, step])
+        d = int(rng.integers(len(self.lengths)))
+        n = self.lengths[d]
+        chosen = rng.choice(n, size=self.global_batch, replace=n < self.global_batch)
+        local = self.global_batch // self.world
+        shard = chosen[self.rank * local : (self.rank + 1) * local]
+        return [int(self.offsets[d] + j) for j in shard]
+
+    def __iter__(self):
+        step = self.start_step
+        while self.n_steps is None or step < self.start_step + self.n_steps:
+            yield self.batch(step)
+            step += 1
+
+    def __len__(self) -> int:
+        if self.n_steps is None:
+            raise TypeError("an endless BatchPlan has no length")
+        return self.n_steps

@@ -1,0 +1,373 @@
+"""Train a surrogate on windows of one or several datasets; validate, checkpoint, resume.
+
+One step: the :class:`surrogates.data.BatchPlan` picks a dataset and a global batch
+of its windows (each rank reads its own shard); the model predicts the normalised
+change at every time position of the window and the loss is the L1 distance to
+the true normalised changes ``(u_{t+1} - u_t) / d`` (positions with at least two
+frames of context). With ``rollout_steps = K > 1`` the model is then rolled out
+``K - 1`` more steps and each prediction's change is scored the same way; with
+``pushforward`` the gradient does not flow through the earlier predictions.
+
+AdamW; learning rate warmed up linearly from ``0.1 lr`` over ``warmup`` steps, then
+cosine-decayed to ``min_lr_ratio * lr``; gradients clipped to norm ``grad_clip``.
+Validation reports the one-step VRMSE (The Well's ``sqrt(mean_x (p - y)^2) /
+(std_x y + 1e-7)`` per field, on the data's own units, averaged over samples and
+fields) and that of persistence (predicting the last input frame).
+
+Data parallel: launched by ``torchrun``, each rank reads its shard of every global
+batch and gradients are averaged with ``all_reduce`` (gloo on CPU, NCCL on GPU)
+after every backward pass, so the ranks' weights stay identical and match
+one-process training on the same global batch.
+
+The run directory holds ``config.json``, ``metrics.jsonl`` (one JSON object per
+step and per validation), ``checkpoint.pt`` (the last checkpoint) and
+``summary.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from surrogates.data import BatchPlan, MultiWindows, WellWindows
+from surrogates.models import MODELS, Walrus
+
+CHECKPOINT = "checkpoint.pt"
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run depends on; written to ``config.json`` in the run directory."""
+
+    data: list[str]
+    out: str
+    model: str = "walrus"
+    config: str = "tiny"
+    steps: int = 1000
+    batch_size: int = 8
+    lr: float = 5e-4
+    weight_decay: float = 1e-4
+    warmup: int = 100
+    min_lr_ratio: float = 0.1
+    grad_clip: float = 1.0
+    n_steps_input: int = 4
+    min_dt_stride: int = 1
+    max_dt_stride: int = 1
+    rollout_steps: int = 1
+    pushforward: bool = True
+    jitter: bool = True
+    val_every: int = 200
+    val_samples: int = 64
+    checkpoint_every: int = 200
+    seed: int = 0
+    device: str = "cpu"
+    workers: int = 0
+    threads: int = 0
+    resume: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.data:
+            raise ValueError("data: give at least one dataset directory")
+        if self.model not in MODELS:
+            raise ValueError(f"model={self.model!r}; allowed: {', '.join(MODELS)}")
+        positive = ("steps", "batch_size", "n_steps_input", "rollout_steps", "val_samples")
+        for key in positive:
+            value = getattr(self, key)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{key}={value!r}; allowed: an integer >= 1")
+        for key in ("warmup", "val_every", "checkpoint_every", "workers", "threads"):
+            value = getattr(self, key)
+            if not isinstance(value, int) or value < 0:
+                raise ValueError(f"{key}={value!r}; allowed: an integer >= 0 (0: never/none)")
+        for key in ("lr", "grad_clip"):
+            if not getattr(self, key) > 0:
+                raise ValueError(f"{key}={getattr(self, key)!r}; allowed: > 0")
+        if not 0 <= self.min_lr_ratio <= 1:
+            raise ValueError(f"min_lr_ratio={self.min_lr_ratio!r}; allowed: 0..1")
+
+
+def learning_rate(cfg: TrainConfig, step: int) -> float:
+    """Linear warm-up from ``0.1 lr`` then cosine decay to ``min_lr_ratio * lr``."""
+    if step < cfg.warmup:
+        return cfg.lr * (0.1 + 0.9 * step / cfg.warmup)
+    progress = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
+    floor = cfg.min_lr_ratio * cfg.lr
+    return floor + (cfg.lr - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def vrmse(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
+    """Per sample and field, for ``(B, C, *space)``: ``rmse / (std(true) + 1e-7)``."""
+    dims = tuple(range(2, true.ndim))
+    rmse = (pred - true).pow(2).mean(dims).sqrt()
+    return rmse / (true.std(dims, unbiased=False) + 1e-7)
+
+
+def _window(batch: dict[str, torch.Tensor], device: torch.device) -> tuple[torch.Tensor, ...]:
+    """Channels-first ``window (B, T, C_in, *space)`` and ``targets (B, K, C, *space)``."""
+    x = batch["input_fields"].to(device).movedim(-1, 2)
+    y = batch["output_fields"].to(device).movedim(-1, 2)
+    const = batch["constant_fields"].to(device).movedim(-1, 1)
+    if const.shape[1]:
+        x = torch.cat([x, const[:, None].expand(-1, x.shape[1], *const.shape[1:])], 2)
+    return x, y
+
+
+def _fields(info) -> tuple[list[str], list[str]]:
+    return list(info.field_names + info.constant_field_names), list(info.field_names)
+
+
+def batch_loss(model: torch.nn.Module, batch: dict, infos: list, cfg: TrainConfig, device):
+    """The L1 loss on normalised changes, one-step plus optional rollout steps."""
+    info = infos[int(batch["dataset_index"][0])]
+    in_fields, out_fields = _fields(info)
+    n_out = len(out_fields)
+    bcs = batch["boundary_conditions"][0]
+    window, targets = _window(batch, device)
+    delta, d = model(window, bcs, in_fields, out_fields)
+    frames = torch.cat([window[:, :, :n_out], targets[:, :1]], 1)
+    true = frames.diff(dim=1) / d
+    first = 1 if window.shape[1] > 1 else 0
+    losses = [(delta[:, first:] - true[:, first:]).abs().mean()]
+    for k in range(1, targets.shape[1]):
+        nxt = window[:, -1, :n_out] + d[:, 0] * delta[:, -1]
+        if cfg.pushforward:
+            nxt = nxt.detach()
+        full = torch.cat([nxt, window[:, -1, n_out:]], 1)
+        window = torch.cat([window[:, 1:], full[:, None]], 1)
+        delta, d = model(window, bcs, in_fields, out_fields)
+        true = (targets[:, k] - window[:, -1, :n_out]) / d[:, 0]
+        losses.append((delta[:, -1] - true).abs().mean())
+    return torch.stack(losses).mean()
+
+
+@torch.no_grad()
+def validate(model: Walrus, sets: list[WellWindows], n_samples: int, seed: int, device) -> dict:
+    """One-step VRMSE of the model and of persistence on evenly spaced windows."""
+    was_training = model.training
+    model.eval()
+    result: dict[str, float] = {}
+    totals = {"vrmse": [], "persistence_vrmse": []}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for ds in sets:
+            in_fields, out_fields = _fields(ds.info)
+            n_out = len(out_fields)
+            picks = np.unique(np.linspace(0, len(ds) - 1, min(n_samples, len(ds))).astype(int))
+            ours, persistence = [], []
+            for chunk in np.array_split(picks, max(1, len(picks) // 16)):
+                samples = [ds[int(i)] for i in chunk]
+                batch = {k: torch.stack([s[k] for s in samples]) for k in samples[0]}
+                window, targets = _window(batch, device)
+                pred = model.rollout(
+                    window, 1, batch["boundary_conditions"][0], in_fields, out_fields
+                )
+                ours.append(vrmse(pred[:, 0], targets[:, 0]))
+                persistence.append(vrmse(window[:, -1, :n_out], targets[:, 0]))
+            ours_t, pers_t = torch.cat(ours), torch.cat(persistence)
+            result[f"{ds.info.name}/vrmse"] = float(ours_t.mean())
+            result[f"{ds.info.name}/persistence_vrmse"] = float(pers_t.mean())
+            totals["vrmse"].append(float(ours_t.mean()))
+            totals["persistence_vrmse"].append(float(pers_t.mean()))
+    model.train(was_training)
+    result["vrmse"] = float(np.mean(totals["vrmse"]))
+    result["persistence_vrmse"] = float(np.mean(totals["persistence_vrmse"]))
+    return result
+
+
+def load_checkpoint(path: Path) -> dict:
+    """A checkpoint's contents; ValueError naming the file if it is unreadable."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ValueError(f"checkpoint {str(path)!r} is corrupt or unreadable: {exc}") from exc
+    if not isinstance(state, dict):
+        raise ValueError(f"checkpoint {str(path)!r} is not a training checkpoint")
+    missing = {"step", "model", "optimizer", "rng", "fields", "model_config"} - set(state)
+    if missing:
+        raise ValueError(f"checkpoint {str(path)!r} is incomplete: missing {sorted(missing)}")
+    return state
+
+
+def _save(path: Path, state: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def _distributed(device: str) -> tuple[int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+    return (dist.get_rank(), world) if world > 1 else (0, 1)
+
+
+def _average_gradients(params: list[torch.nn.Parameter], world: int) -> None:
+    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat)
+    flat /= world
+    offset = 0
+    for p in params:
+        p.grad = flat[offset : offset + p.numel()].view_as(p).clone()
+        offset += p.numel()
+
+
+def train(cfg: TrainConfig, log: Callable[[str], None] | None = None, progress: bool = False):
+    """Run (or resume) training as ``cfg`` says; returns the model and a summary dict.
+
+    ``log`` receives one line per validation (rank 0 only); ``progress`` shows a
+    tqdm bar with the loss and samples per second.
+    """
+    if cfg.device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device={cfg.device!r}: CUDA is not available; use --device cpu")
+    rank, world = _distributed(cfg.device)
+    if cfg.batch_size % world:
+        raise ValueError(f"batch_size={cfg.batch_size} is not divisible by {world} ranks")
+    device = torch.device(cfg.device)
+    if device.type == "cuda":
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        device = torch.device("cuda", torch.cuda.current_device())
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+
+    train_sets = [
+        WellWindows(
+            d, "train", cfg.n_steps_input, cfg.rollout_steps, cfg.min_dt_stride, cfg.max_dt_stride
+        )
+        for d in cfg.data
+    ]
+    infos = [ds.info for ds in train_sets]
+    valid_sets = []
+    if cfg.val_every:
+        valid_sets = [
+            WellWindows(d, "valid", cfg.n_steps_input, 1, cfg.min_dt_stride, cfg.min_dt_stride)
+            for d in cfg.data
+        ]
+    model = MODELS[cfg.model](cfg.config, infos, jitter=cfg.jitter).to(device)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+    out = Path(cfg.out)
+    ckpt_path = out / CHECKPOINT
+    start = 0
+    if ckpt_path.exists() and not cfg.resume:
+        raise ValueError(
+            f"{str(out)!r} already holds a checkpoint; pass --resume to continue it or "
+            "choose another --out"
+        )
+    if cfg.resume and ckpt_path.exists():
+        state = load_checkpoint(ckpt_path)
+        if state["fields"] != model.fields or state["model_config"] != model.cfg.to_dict():
+            raise ValueError(
+                f"checkpoint {str(ckpt_path)!r} is for fields {state['fields']} and model "
+                f"{state['model_config']}, not {model.fields} and {model.cfg.to_dict()}"
+            )
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["rng"])
+        start = int(state["step"])
+    if world > 1:
+        for p in model.state_dict().values():
+            dist.broadcast(p, 0)
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        record = {**asdict(cfg), "world_size": world, "model_config": model.cfg.to_dict()}
+        record["fields"] = model.fields
+        (out / "config.json").write_text(json.dumps(record, indent=2) + "\n")
+
+    plan = BatchPlan(
+        [len(ds) for ds in train_sets],
+        cfg.batch_size,
+        cfg.seed,
+        rank,
+        world,
+        start,
+        max(0, cfg.steps - start),
+    )
+    # The loader seeds its workers from its own generator, not the global one, so a
+    # resumed run draws the same jitter offsets as an uninterrupted one.
+    loader = DataLoader(
+        MultiWindows(train_sets),
+        batch_sampler=plan,
+        num_workers=cfg.workers,
+        generator=torch.Generator().manual_seed(cfg.seed),
+    )
+    metrics = open(out / "metrics.jsonl", "a") if rank == 0 else None
+    bar = tqdm(total=cfg.steps, initial=start, disable=not progress or rank != 0, unit="step")
+    say = (tqdm.write if progress else log) if rank == 0 else None
+    last: dict[str, Any] = {}
+    val: dict[str, float] = {}
+
+    def checkpoint(step: int) -> None:
+        state = {
+            "step": step,
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "rng": torch.get_rng_state(),
+            "fields": model.fields,
+            "model_config": model.cfg.to_dict(),
+        }
+        _save(ckpt_path, state)
+
+    model.train()
+    tick = time.perf_counter()
+    step = start
+    try:
+        for step, batch in enumerate(loader, start + 1):
+            lr = learning_rate(cfg, step - 1)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            loss = batch_loss(model, batch, infos, cfg, device)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"loss became {float(loss)} at step {step}")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if world > 1:
+                _average_gradients(params, world)
+            grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+            optimizer.step()
+            now = time.perf_counter()
+            rate = cfg.batch_size / max(now - tick, 1e-9)
+            tick = now
+            last = {"step": step, "loss": loss.item(), "lr": lr, "grad_norm": grad_norm.item()}
+            last["samples_per_s"] = rate
+            bar.update(1)
+            bar.set_postfix(loss=f"{last['loss']:.4f}", samples_s=f"{rate:.1f}")
+            if rank != 0:
+                continue
+            metrics.write(json.dumps(last) + "\n")
+            if cfg.val_every and (step % cfg.val_every == 0 or step == cfg.steps):
+                val = validate(model, valid_sets, cfg.val_samples, cfg.seed, device)
+                metrics.write(json.dumps({"step": step, **{f"val/{k}": v for k, v in val.items()}}))
+                metrics.write("\n")
+                if say:
+                    say(
+                        f"step {step}: valid one-step VRMSE {val['vrmse']:.4f} "
+                        f"(persistence {val['persistence_vrmse']:.4f})"
+                    )
+            metrics.flush()
+            if (cfg.checkpoint_every and step % cfg.checkpoint_every == 0) or step == cfg.steps:
+                checkpoint(step)
+    finally:
+        bar.close()
+        if metrics is not None:
+            metrics.close()
+        for ds in train_sets + valid_sets:
+            ds.close()
+    summary = {"steps": step, "world_size": world, "last": last, "validation": val}
+    if rank == 0:
+        (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return model, summary

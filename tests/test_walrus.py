@@ -1,0 +1,170 @@
+"""The small Walrus: shapes, adaptive strides, jitter, field vocabulary, delta and scaling."""
+
+import pytest
+import torch
+
+from surrogates.data import OPEN, PERIODIC, WALL, DatasetInfo
+from surrogates.models import build
+from surrogates.models.jitter import geometry, jitter, strides_for, unjitter
+from surrogates.models.walrus import WalrusConfig
+
+
+def info(shape, fields=("u",), bcs=None, constants=(), grid_type="cartesian", name="d"):
+    dims = ("x", "y", "z")[: len(shape)]
+    bcs = bcs or tuple((PERIODIC, PERIODIC) for _ in shape)
+    return DatasetInfo(name, name, grid_type, dims, tuple(shape), fields, constants, bcs, ())
+
+
+def window(b, t, c, shape, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randn(b, t, c, *shape, generator=gen) + 1.0
+
+
+@pytest.mark.parametrize(
+    ("shape", "bcs"),
+    [
+        ((32,), ((PERIODIC, PERIODIC),)),
+        ((64,), ((WALL, OPEN),)),
+        ((16, 16), ((PERIODIC, PERIODIC), (PERIODIC, PERIODIC))),
+        ((32, 48), ((WALL, WALL), (PERIODIC, PERIODIC))),
+        ((24, 16), ((OPEN, OPEN), (WALL, OPEN))),
+    ],
+)
+def test_shapes_for_1d_and_2d_at_several_resolutions(shape, bcs):
+    fields = ("u", "v")
+    model = build("tiny", [info(shape, fields, bcs)])
+    x = window(2, 3, 2, shape)
+    delta, d = model(x, bcs, fields, fields)
+    assert delta.shape == (2, 3, 2, *shape)
+    assert d.shape == (2, 1, 2, *[1] * len(shape))
+    assert torch.isfinite(delta).all()
+    nxt = model.rollout(x, 2, bcs, fields, fields)
+    assert nxt.shape == (2, 2, 2, *shape)
+
+
+def test_strides_follow_walrus_table_and_give_32_or_33_tokens():
+    # Walrus's deterministic choice at 32 tokens/axis (reference notes, section 1.5)
+    assert [strides_for(n, 32) for n in (128, 256, 512, 1024)] == [(2, 2), (4, 2), (4, 4), (8, 4)]
+    assert strides_for(64, 16) == (2, 2)
+    cfg = WalrusConfig(dim=16, n_blocks=1, n_heads=1, intermediate_dim=8, groups=2)
+    for bc, tokens in ((PERIODIC, 32), (WALL, 33)):
+        model = build(WalrusConfig(**{**cfg.to_dict(), "tokens_per_axis": 32}), [info((128,))])
+        codec = model.codecs["1"]
+        strides = model.strides((128,))
+        x, _ = jitter(torch.ones(1, 1, 128), [(bc, bc)], strides)
+        columns = torch.tensor([3, 0, 1, 2])
+        assert codec.encode(x, columns, 1, strides).shape[-1] == tokens
+
+
+@pytest.mark.parametrize("n", [17, 1000, 6])
+def test_resolution_no_stride_fits(n):
+    with pytest.raises(ValueError, match=f"resolution {n} on x"):
+        build("tiny", [info((n,))])
+
+
+BC_CASES = [
+    [(PERIODIC, PERIODIC)],
+    [(WALL, WALL)],
+    [(OPEN, OPEN)],
+    [(WALL, OPEN)],
+    [(PERIODIC, PERIODIC), (WALL, WALL)],
+    [(OPEN, WALL), (PERIODIC, PERIODIC)],
+    [(OPEN, OPEN), (WALL, WALL)],
+]
+
+
+@pytest.mark.parametrize("bcs", BC_CASES)
+def test_jitter_is_exactly_invertible_for_every_boundary_type(bcs):
+    shape = (32, 24)[: len(bcs)]
+    strides = [strides_for(n, 16) for n in shape]
+    x = torch.randn(3, 2, *shape)
+    rolls = set()
+    for _ in range(20):
+        y, record = jitter(x, bcs, strides)
+        assert torch.equal(unjitter(y[:, :2], record), x)
+        rolls.add(record.rolls)
+        for axis, (n, (lo, _)) in enumerate(zip(shape, bcs, strict=True)):
+            extra, eff_stride = geometry(strides[axis])
+            bound = n // 2 - 1 if lo == PERIODIC else extra + eff_stride // 2 - 1
+            assert abs(record.rolls[axis]) <= bound
+        # flags: interior cells carry the bias flag; padding carries WALL/OPEN flags
+        flags = unjitter(y[:, 2:], record)
+        assert torch.equal(flags[:, 0], torch.ones_like(flags[:, 0]))
+        assert flags[:, 1:].abs().sum() == 0
+        walls = [s for pair in bcs for s in pair].count(WALL)
+        assert (y[:, 3].sum() > 0) == (walls > 0)
+    assert len(rolls) > 1  # the patch grid really moves
+    y, record = jitter(x, bcs, strides, enabled=False)
+    assert set(record.rolls) == {0} and torch.equal(unjitter(y[:, :2], record), x)
+
+
+def test_jitter_is_on_at_inference_and_can_be_switched_off():
+    shape, bcs = (32,), [(WALL, WALL)]
+    x = window(2, 3, 1, shape)
+    on = build("tiny", [info(shape, bcs=tuple(bcs))]).eval()
+    assert not torch.equal(on.rollout(x, 1, bcs, ["u"], ["u"]), on.rollout(x, 1, bcs, ["u"], ["u"]))
+    off = build("tiny", [info(shape, bcs=tuple(bcs))], jitter=False).eval()
+    assert torch.equal(off.rollout(x, 1, bcs, ["u"], ["u"]), off.rollout(x, 1, bcs, ["u"], ["u"]))
+
+
+def test_field_vocabulary_shares_one_model_between_field_sets():
+    a = info((16, 16), ("u",), name="a")
+    b = info((32, 32), ("u", "v"), ((WALL, WALL), (WALL, WALL)), name="b")
+    model = build("tiny", [a, b])
+    assert model.fields == ["u", "v"]
+    xa, xb = window(2, 3, 1, (16, 16)), window(2, 3, 2, (32, 32), seed=1)
+    torch.manual_seed(0)
+    ya = model(xa, a.boundary_conditions, ["u"], ["u"])[0]
+    # dataset a uses only its own slots: v's input column and output row get no gradient
+    ya.square().mean().backward()
+    enc, dec = model.codecs["2"].enc1.grad, model.codecs["2"].dec2.grad
+    assert enc[:, 4].abs().sum() == 0 and enc[:, 3].abs().sum() > 0  # columns 3 = u, 4 = v
+    assert dec[:, 1].abs().sum() == 0 and dec[:, 0].abs().sum() > 0
+    model.zero_grad()
+    yb = model(xb, b.boundary_conditions, ["u", "v"], ["u", "v"])[0]
+    yb.square().mean().backward()
+    assert model.codecs["2"].enc1.grad[:, 4].abs().sum() > 0
+    assert yb.shape == (2, 3, 2, 32, 32)
+    with pytest.raises(ValueError, match=r"incompatible fields: \['w'\]"):
+        model(window(1, 2, 1, (16, 16)), a.boundary_conditions, ["w"], ["w"])
+    with pytest.raises(ValueError, match="incompatible fields"):
+        model.check(info((16, 16), ("u", "pressure")))
+
+
+def test_graphs_and_unbuilt_dimensions_are_refused():
+    with pytest.raises(ValueError, match="graph datasets are not supported"):
+        build("tiny", [info((12,), grid_type="graph", bcs=((OPEN, OPEN),))])
+    model = build("tiny", [info((16,))])
+    with pytest.raises(ValueError, match="built for"):
+        model.check(info((16, 16)))
+    with pytest.raises(ValueError, match="config='huge'"):
+        build("huge", [info((16,))])
+
+
+def test_zero_change_predicts_persistence_and_output_scales_with_input():
+    shape, bcs = (16, 16), [(PERIODIC, PERIODIC)] * 2
+    model = build("tiny", [info(shape, ("u", "v"))]).eval()
+    x = window(2, 4, 2, shape)
+    torch.manual_seed(1)
+    pred = model.rollout(x, 1, bcs, ["u", "v"], ["u", "v"])
+    # RMS normalisation without mean subtraction: u -> c u maps predictions to c times
+    torch.manual_seed(1)
+    scaled = model.rollout(3.5 * x, 1, bcs, ["u", "v"], ["u", "v"])
+    torch.testing.assert_close(scaled, 3.5 * pred, rtol=1e-4, atol=1e-5)
+    # a decoder that outputs no change: the prediction is the last frame
+    with torch.no_grad():
+        model.codecs["2"].dec2.zero_()
+        model.codecs["2"].dec2_bias.zero_()
+    same = model.rollout(x, 3, bcs, ["u", "v"], ["u", "v"])
+    torch.testing.assert_close(same, x[:, -1:].expand(-1, 3, -1, -1, -1), rtol=0, atol=0)
+
+
+def test_delta_scale_is_the_rms_of_frame_changes():
+    model = build("tiny", [info((16,))])
+    t = torch.arange(5.0).view(1, 5, 1, 1)
+    x = 2.0 + 0.5 * t * torch.ones(1, 5, 1, 16)  # every change is 0.5
+    s, d = model.scales(x)
+    torch.testing.assert_close(d.flatten(), torch.tensor([0.5]))
+    torch.testing.assert_close(
+        s.flatten(), (2.0 + 0.5 * torch.arange(5.0)).square().mean().sqrt()[None]
+    )
