@@ -1,6 +1,7 @@
 """Dataset generation throughput: 1 vs 2 dask workers, HDF5 share, peak memory per worker.
 
-The same recipe (2-D Kuramoto-Sivashinsky, 64^2, 16 files of 2 trajectories) is
+The same recipe (2-D Kuramoto-Sivashinsky, 64^2, files of 4 trajectories as in
+``datasets/ks2d.toml``, 8 files) is
 generated from scratch on a warm ``LocalCluster`` of 1 and then 2 single-threaded
 worker processes. Reported per run: trajectory-steps per second (from first
 submission to last file), the share of the workers' time spent writing HDF5
@@ -47,7 +48,7 @@ save_every = 0.5
 train = 24
 valid = 4
 test = 4
-per_file = 2
+per_file = 4
 """
 
 WARMUP = (
