@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test test-all lint format bench data train clean
+.PHONY: install test test-all lint format bench data train eval clean
 
 install: $(STAMP)
 
@@ -38,10 +38,25 @@ bench-%: install
 data: install
 	$(BIN)/pdesim data datasets/*.toml
 
-# The tiny Walrus on 2-D KS (5-10 minutes on 2 CPU cores); resumes an interrupted run.
+# The tiny Walrus on the default 1-D and 2-D KS datasets (about 4 + 10 minutes on 2 CPU
+# cores); an interrupted run resumes from its last checkpoint.
 train: install
+	$(BIN)/surrogates train --data datasets/ks1d --model walrus --config tiny \
+		--out runs/ks1d-tiny --steps 1000 --lr 0.001 --warmup 50 --val-every 100 --resume
 	$(BIN)/surrogates train --data datasets/ks2d --model walrus --config tiny \
 		--out runs/ks2d-tiny --steps 600 --lr 0.001 --warmup 50 --val-every 100 --resume
+
+# Long-horizon evaluation of the trained runs and the baselines (persistence, climatology,
+# DMD, the solver's twin): report.json, PNGs and summary.md in RUN_DIR/eval/<dataset>/.
+EVAL_RUNS ?= runs/ks1d-tiny runs/ks2d-tiny
+eval: install
+	@for run in $(EVAL_RUNS); do \
+		if [ ! -f $$run/checkpoint.pt ]; then \
+			echo "make eval: $$run has no trained model yet: run 'make train' first" >&2; \
+			exit 1; \
+		fi; \
+		$(BIN)/surrogates eval $$run || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

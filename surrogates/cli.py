@@ -1,4 +1,5 @@
-"""The ``surrogates`` command line: ``surrogates train --data DIR... --out RUN_DIR``."""
+"""The ``surrogates`` command line: ``surrogates train --data DIR... --out RUN_DIR`` and
+``surrogates eval RUN_DIR [--horizon N]``."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import fields
+from pathlib import Path
+
+import torch
 
 from surrogates.models import CONFIGS, MODELS
 from surrogates.train import TrainConfig, train
@@ -30,6 +34,8 @@ HELP = {
     "seed": "random seed",
     "workers": "data-loader worker processes",
     "threads": "torch CPU threads per process (0: torch's default)",
+    "drop_prob": "NCDE models: drop each input frame (and half as often each field) "
+    "with this probability during training",
 }
 
 
@@ -64,14 +70,49 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
         )
 
 
+def _eval_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "eval", help="long-horizon rollouts of a trained run and the baselines; a report"
+    )
+    p.add_argument("run", metavar="RUN_DIR", help="run directory (config.json, checkpoint.pt)")
+    p.add_argument(
+        "--horizon", type=int, default=None, help="rollout steps (default: the test trajectories')"
+    )
+    p.add_argument("--batch-size", type=int, default=16, help="trajectories rolled out together")
+    p.add_argument(
+        "--lyapunov", type=float, default=None, help="leading Lyapunov exponent (default: computed)"
+    )
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+
+
+def _eval(args: dict) -> int:
+    from surrogates.evaluate import EvalConfig, evaluate
+
+    threads = args.pop("threads")
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        reports = evaluate(EvalConfig(**args))
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"surrogates: error: {exc}", file=sys.stderr)
+        return 2
+    for name in reports:
+        out = Path(args["run"]) / "eval" / name
+        print((out / "summary.md").read_text())
+        print(f"report: {out}/report.json, summary.md, *.png")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="surrogates", description="Train surrogates on pdesim (Well-format) datasets."
     )
     sub = parser.add_subparsers(dest="command", required=True)
     _train_parser(sub)
+    _eval_parser(sub)
     args = vars(parser.parse_args(argv))
-    args.pop("command")
+    if args.pop("command") == "eval":
+        return _eval(args)
     progress = args.pop("progress")
     try:
         cfg = TrainConfig(**args)

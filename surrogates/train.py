@@ -41,6 +41,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from surrogates import metrics
 from surrogates.data import BatchPlan, MultiWindows, WellWindows
 from surrogates.models import MODELS, Walrus
 
@@ -76,6 +77,7 @@ class TrainConfig:
     workers: int = 0
     threads: int = 0
     resume: bool = False
+    drop_prob: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.data:
@@ -94,6 +96,8 @@ class TrainConfig:
         for key in ("lr", "grad_clip"):
             if not getattr(self, key) > 0:
                 raise ValueError(f"{key}={getattr(self, key)!r}; allowed: > 0")
+        if not 0 <= self.drop_prob < 1 or (self.drop_prob and self.model == "walrus"):
+            raise ValueError(f"drop_prob={self.drop_prob!r}; allowed: 0 <= p < 1, and 0 for walrus")
         if not 0 <= self.min_lr_ratio <= 1:
             raise ValueError(f"min_lr_ratio={self.min_lr_ratio!r}; allowed: 0..1")
 
@@ -108,10 +112,9 @@ def learning_rate(cfg: TrainConfig, step: int) -> float:
 
 
 def vrmse(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
-    """Per sample and field, for ``(B, C, *space)``: ``rmse / (std(true) + 1e-7)``."""
-    dims = tuple(range(2, true.ndim))
-    rmse = (pred - true).pow(2).mean(dims).sqrt()
-    return rmse / (true.std(dims, unbiased=False) + 1e-7)
+    """Per sample and field, for ``(B, C, *space)``: :func:`surrogates.metrics.vrmse` with
+    the biased spatial variance (validation's definition, so predicting the mean scores 1)."""
+    return metrics.vrmse(pred, true, unbiased=False)
 
 
 def _window(batch: dict[str, torch.Tensor], device: torch.device) -> tuple[torch.Tensor, ...]:
@@ -256,7 +259,8 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None, progress: 
             WellWindows(d, "valid", cfg.n_steps_input, 1, cfg.min_dt_stride, cfg.min_dt_stride)
             for d in cfg.data
         ]
-    model = MODELS[cfg.model](cfg.config, infos, jitter=cfg.jitter).to(device)
+    extra = {"drop_prob": cfg.drop_prob} if cfg.drop_prob else {}
+    model = MODELS[cfg.model](cfg.config, infos, jitter=cfg.jitter, **extra).to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
 

@@ -1,0 +1,328 @@
+"""Error, horizon and long-run statistics of forecasts, per frame and per field.
+
+Frames are arrays ``(N, C, *space)``: N samples (trajectories or time steps), C
+fields; every per-frame metric returns ``(N, C)`` (or ``(N, C, bins)``). With
+``p`` the prediction, ``y`` the target and ``<.>`` the spatial mean:
+
+- ``vrmse = sqrt(<(p - y)^2> / (var_x(y) + 1e-7))`` with the unbiased spatial
+  variance (The Well's headline metric; predicting the spatial mean scores ~1);
+- ``nrmse = sqrt(<(p - y)^2> / (<y^2> + 1e-7))``;
+- ``pearson = cov_x(p, y) / (std_x p std_x y + 1e-7)``;
+- ``binned_spectral_error``: the residual's power ``|F(p - y)|^2 / n^2`` summed over
+  3 shells of ``|k|`` (k in radians per grid spacing) with edges
+  ``0, logspace(log10(2 pi / n_max), log10(pi sqrt(d)), 4)[1:]`` (The Well), so the
+  three bins add up to the MSE; ``nmse`` divides by the target's power in each bin.
+
+Horizons threshold an error curve at its first crossing (a non-finite value counts
+as a crossing). Long-run statistics compare sets of states or series: the
+state-space divergence ``D_stsp = KL(p_true || p_gen)`` (binned for <= 5 dims,
+Gaussian mixture otherwise; Hess et al. 2023), the power-spectrum Hellinger
+distance ``D_H`` (Mikhaeil et al. 2022), the isotropic energy-spectrum error and
+the histogram 1-Wasserstein distance.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from scipy.ndimage import gaussian_filter1d
+
+EPS = 1e-7
+
+
+def vrmse(pred, true, unbiased: bool = True):
+    """VRMSE per sample and field of ``(N, C, *space)`` arrays or tensors (see module)."""
+    if isinstance(true, np.ndarray):
+        out = vrmse(torch.from_numpy(np.array(pred)), torch.from_numpy(np.array(true)), unbiased)
+        return out.numpy()
+    dims = tuple(range(2, true.ndim))
+    mse = (pred - true).pow(2).mean(dims)
+    var = true.var(dims, correction=1 if unbiased else 0)
+    return (mse / (var + EPS)).sqrt()
+
+
+def _spatial(a: np.ndarray) -> tuple[int, ...]:
+    if a.ndim < 3:
+        raise ValueError(f"frames of shape {a.shape}; expected (N, C, *space) with >= 1 axis")
+    return tuple(range(2, a.ndim))
+
+
+def _pair(pred, true) -> tuple[np.ndarray, np.ndarray]:
+    p, y = np.asarray(pred, dtype=np.float64), np.asarray(true, dtype=np.float64)
+    if p.shape != y.shape:
+        raise ValueError(f"pred has shape {p.shape} but true has shape {y.shape}")
+    _spatial(y)
+    return p, y
+
+
+def nrmse(pred, true) -> np.ndarray:
+    """``sqrt(<(p - y)^2> / (<y^2> + 1e-7))`` per sample and field."""
+    p, y = _pair(pred, true)
+    dims = _spatial(y)
+    return np.sqrt(((p - y) ** 2).mean(dims) / ((y**2).mean(dims) + EPS))
+
+
+def pearson(pred, true) -> np.ndarray:
+    """Spatial Pearson correlation per sample and field."""
+    p, y = _pair(pred, true)
+    dims = _spatial(y)
+    pc = p - p.mean(dims, keepdims=True)
+    yc = y - y.mean(dims, keepdims=True)
+    cov = (pc * yc).mean(dims)
+    return cov / (np.sqrt((pc**2).mean(dims) * (yc**2).mean(dims)) + EPS)
+
+
+def _wavenumbers(shape: tuple[int, ...]) -> np.ndarray:
+    """``|k|`` in radians per grid spacing on the full FFT grid of ``shape``."""
+    ks = np.meshgrid(*[2 * np.pi * np.fft.fftfreq(n) for n in shape], indexing="ij")
+    return np.sqrt(sum(k**2 for k in ks))
+
+
+def spectral_bins(shape: tuple[int, ...]) -> np.ndarray:
+    """The Well's 4 bin edges of ``|k|`` (3 bins: low, mid, high wavenumbers)."""
+    edges = np.logspace(np.log10(2 * np.pi / max(shape)), np.log10(np.pi * np.sqrt(len(shape))), 4)
+    edges[0] = 0.0
+    return edges
+
+
+def _power(a: np.ndarray) -> np.ndarray:
+    dims = _spatial(a)
+    n = math.prod(a.shape[2:])
+    return np.abs(np.fft.fftn(a, axes=dims)) ** 2 / n**2
+
+
+def _bin_sum(power: np.ndarray, kmag: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    out = []
+    for i in range(len(edges) - 1):
+        last = i == len(edges) - 2
+        mask = (kmag >= edges[i]) & ((kmag <= edges[i + 1]) if last else (kmag < edges[i + 1]))
+        out.append(power[..., mask].sum(-1))
+    return np.stack(out, -1)
+
+
+def binned_spectral_error(pred, true) -> tuple[np.ndarray, np.ndarray]:
+    """``(mse, nmse)`` per sample, field and bin ``(N, C, 3)`` (see module)."""
+    p, y = _pair(pred, true)
+    kmag = _wavenumbers(y.shape[2:])
+    edges = spectral_bins(y.shape[2:])
+    mse = _bin_sum(_power(p - y), kmag, edges)
+    ref = _bin_sum(_power(y), kmag, edges)
+    return mse, mse / (ref + EPS)
+
+
+def energy_spectrum(frames) -> tuple[np.ndarray, np.ndarray]:
+    """Isotropic spectrum ``E(k)`` per sample and field: ``|F u|^2 / n^2`` summed over
+    shells ``k - 1/2 <= |k| / dk < k + 1/2`` of integer wavenumber k = 0..n_min/2
+    (in units of the fundamental). Returns ``(k, E (N, C, len(k)))``."""
+    a = np.asarray(frames, dtype=np.float64)
+    shape = a.shape[2:]
+    if len(set(shape)) != 1:
+        raise ValueError(f"energy_spectrum needs a square grid, got spatial shape {shape}")
+    kint = _wavenumbers(shape) * shape[0] / (2 * np.pi)
+    k = np.arange(min(shape) // 2 + 1)
+    shell = np.rint(kint).astype(int)
+    power = _power(a)
+    spec = np.stack([power[..., shell == i].sum(-1) for i in k], -1)
+    return k, spec
+
+
+def spectrum_log_error(pred_spectrum, true_spectrum, floor: float = 1e-12) -> np.ndarray:
+    """``max_k |log E_pred(k) - log E_true(k)|`` over the last axis, for ``k >= 1`` where
+    the true spectrum exceeds ``floor`` times its maximum (resolved wavenumbers)."""
+    p = np.asarray(pred_spectrum, dtype=np.float64)[..., 1:]
+    t = np.asarray(true_spectrum, dtype=np.float64)[..., 1:]
+    keep = t > floor * t.max(-1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        diff = np.abs(np.log(p) - np.log(t))
+    diff = np.where(keep, diff, 0.0)
+    diff = np.where(np.isnan(diff) & keep, np.inf, diff)
+    return diff.max(-1)
+
+
+def histogram_w1(pred, true) -> float:
+    """1-Wasserstein distance between the pooled values of two arrays of samples, over
+    the standard deviation of ``true`` (a shift by ``c`` scores ``c / std``)."""
+    p = np.sort(np.asarray(pred, dtype=np.float64).ravel())
+    y = np.sort(np.asarray(true, dtype=np.float64).ravel())
+    if not np.all(np.isfinite(p)):
+        return math.inf
+    n = max(len(p), len(y))
+    q = (np.arange(n) + 0.5) / n
+    pq = np.interp(q, (np.arange(len(p)) + 0.5) / len(p), p)
+    yq = np.interp(q, (np.arange(len(y)) + 0.5) / len(y), y)
+    return float(np.mean(np.abs(pq - yq)) / (y.std() + EPS))
+
+
+# -- horizons and stability
+
+
+def first_crossing(curve, threshold: float, below: bool = False) -> int:
+    """First index where ``curve >= threshold`` (``<`` with ``below``) or is non-finite;
+    ``len(curve)`` if it never crosses (a censored horizon)."""
+    c = np.asarray(curve, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(c) | ((c < threshold) if below else (c >= threshold))
+    hits = np.flatnonzero(bad)
+    return int(hits[0]) if hits.size else len(c)
+
+
+def first_nonfinite(frames) -> int:
+    """First index along axis 0 with any non-finite value; ``len(frames)`` if none."""
+    a = np.asarray(frames)
+    bad = ~np.isfinite(a.reshape(len(a), -1)).all(1)
+    hits = np.flatnonzero(bad)
+    return int(hits[0]) if hits.size else len(a)
+
+
+def rms(frames) -> np.ndarray:
+    """Spatial RMS per sample and field of ``(N, C, *space)``."""
+    a = np.asarray(frames, dtype=np.float64)
+    return np.sqrt((a**2).mean(_spatial(a)))
+
+
+def envelope_exit(frames, max_train_rms, factor: float = 5.0) -> int:
+    """First index whose RMS of some field exceeds ``factor`` x the largest training
+    RMS of that field (or is non-finite); ``len(frames)`` if never."""
+    r = rms(frames) / (factor * np.asarray(max_train_rms, dtype=np.float64))
+    return first_crossing(np.nanmax(np.where(np.isfinite(r), r, np.inf), axis=1), 1.0)
+
+
+def drift_time(
+    frames,
+    reference_spectrum,
+    window: int | None = None,
+    tol: float = math.log(2),
+    floor: float = 1e-3,
+) -> int:
+    """First step of the first window of ``frames (T, C, *space)`` (windows of ``window``
+    steps, default ``max(4, T // 8)``) whose time-mean energy spectrum differs from
+    ``reference_spectrum (C, k)`` by more than ``tol`` in log at some wavenumber holding
+    more than ``floor`` times the peak energy (see :func:`spectrum_log_error`), or that
+    holds a non-finite value; ``T`` if none."""
+    a = np.asarray(frames, dtype=np.float64)
+    w = window or max(4, len(a) // 8)
+    for start in range(0, len(a) - w + 1, w):
+        chunk = a[start : start + w]
+        if not np.all(np.isfinite(chunk)):
+            return start
+        _, e = energy_spectrum(chunk)
+        if np.max(spectrum_log_error(e.mean(0), reference_spectrum, floor)) > tol:
+            return start
+    return len(a)
+
+
+def mass_drift(frames) -> np.ndarray:
+    """Relative drift of each field's spatial mean from the first frame, ``(N, C)``:
+    ``(<u_t> - <u_0>) / (|<u_0>| + rms(u_0) + 1e-7)``."""
+    a = np.asarray(frames, dtype=np.float64)
+    m = a.mean(_spatial(a))
+    return (m - m[:1]) / (np.abs(m[:1]) + rms(a[:1]) + EPS)
+
+
+# -- long-run statistics
+
+
+def pod(frames, n_modes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Leading POD modes of ``(N, ...)`` snapshots: ``(mean, modes (n_modes, D), std)``,
+    with ``std`` the standard deviation of each coefficient over the snapshots."""
+    x = np.asarray(frames, dtype=np.float64).reshape(len(frames), -1)
+    mean = x.mean(0)
+    _, s, vt = np.linalg.svd(x - mean, full_matrices=False)
+    n = min(n_modes, len(s))
+    std = s[:n] / np.sqrt(len(x))
+    return mean, vt[:n], np.where(std > 0, std, 1.0)
+
+
+def project(frames, basis: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+    """Standardised POD coefficients ``(N, n_modes)`` of snapshots in ``basis``."""
+    mean, modes, std = basis
+    x = np.asarray(frames, dtype=np.float64).reshape(len(frames), -1)
+    return (x - mean) @ modes.T / std
+
+
+def d_stsp_binned(true, gen, n_bins: int = 30, alpha: float = 1e-5) -> float:
+    """``KL(p_true || p_gen)`` of Laplace-smoothed histograms ``(h + alpha) / (sum h +
+    alpha n_bins^D)`` on the box ``[min - 0.1 std, max + 0.1 std]`` of ``true``;
+    points ``(T, D)`` with D <= 5; points of ``gen`` outside the box are dropped."""
+    x, g = np.asarray(true, dtype=np.float64), np.asarray(gen, dtype=np.float64)
+    if x.ndim != 2 or g.ndim != 2 or x.shape[1] != g.shape[1] or not 1 <= x.shape[1] <= 5:
+        raise ValueError(f"true {x.shape}, gen {g.shape}: need (T, D) points with D in 1..5")
+    if not np.all(np.isfinite(g)):
+        return math.inf
+    sd = x.std(0)
+    edges = [
+        np.linspace(lo - 0.1 * s, hi + 0.1 * s, n_bins + 1)
+        for lo, hi, s in zip(x.min(0), x.max(0), sd, strict=True)
+    ]
+    hx, _ = np.histogramdd(x, bins=edges)
+    hg, _ = np.histogramdd(g, bins=edges)
+    size = n_bins ** x.shape[1]
+    px = (hx + alpha) / (hx.sum() + alpha * size)
+    pg = (hg + alpha) / (hg.sum() + alpha * size)
+    return float(np.sum(px * np.log(px / pg)))
+
+
+def _log_gmm(points: np.ndarray, centres: np.ndarray, sigma2: float) -> np.ndarray:
+    d = centres.shape[1]
+    sq = (points**2).sum(1)[:, None] - 2 * points @ centres.T + (centres**2).sum(1)[None]
+    logk = -0.5 * np.maximum(sq, 0) / sigma2
+    top = logk.max(1, keepdims=True)
+    log_mean = top[:, 0] + np.log(np.exp(logk - top).mean(1))
+    return log_mean - 0.5 * d * np.log(2 * np.pi * sigma2)
+
+
+def d_stsp_gmm(
+    true, gen, sigma2: float = 1.0, n_samples: int = 1000, max_points: int = 10000, seed: int = 0
+) -> float:
+    """Monte-Carlo ``KL(p_true || p_gen)`` between isotropic Gaussian mixtures
+    ``N(x_t, sigma2 I)`` placed on the points ``(T, D)`` (Hershey & Olsen 2007)."""
+    x = np.asarray(true, dtype=np.float64)[:max_points]
+    g = np.asarray(gen, dtype=np.float64)[:max_points]
+    if x.ndim != 2 or g.ndim != 2 or x.shape[1] != g.shape[1]:
+        raise ValueError(f"true {x.shape}, gen {g.shape}: need (T, D) points of equal D")
+    if not np.all(np.isfinite(g)):
+        return math.inf
+    rng = np.random.default_rng(seed)
+    s = x[rng.integers(len(x), size=n_samples)] + np.sqrt(sigma2) * rng.standard_normal(
+        (n_samples, x.shape[1])
+    )
+    return float(np.mean(_log_gmm(s, x, sigma2) - _log_gmm(s, g, sigma2)))
+
+
+def stsp_bins(n_points: int, dims: int) -> int:
+    """Bins per axis for a binned ``D_stsp`` of ``n_points`` true points: about 10 points
+    per occupied bin, ``(n_points / 10)^(1/D)``, within 4..30 (30: Hess et al.'s default
+    for long series)."""
+    return int(np.clip(round((n_points / 10) ** (1 / dims)), 4, 30))
+
+
+def d_stsp(true, gen) -> float:
+    """Binned ``D_stsp`` (bins from :func:`stsp_bins`) for <= 5 dimensions, the
+    Gaussian-mixture one otherwise."""
+    x = np.asarray(true)
+    if x.shape[-1] <= 5:
+        return d_stsp_binned(true, gen, n_bins=stsp_bins(len(x), x.shape[-1]))
+    return d_stsp_gmm(true, gen)
+
+
+def power_spectrum_hellinger(true, gen, smoothing: float = 20.0) -> float:
+    """``D_H``: per dimension of ``(T, D)`` series, the standardised series' ``|rfft|^2``,
+    Gaussian-smoothed (sigma ``smoothing`` bins) and normalised to sum 1, then
+    ``sqrt(1 - sum sqrt(p q))``; averaged over dimensions (1 for a constant series)."""
+    x, g = np.asarray(true, dtype=np.float64), np.asarray(gen, dtype=np.float64)
+    if x.ndim != 2 or x.shape != g.shape:
+        raise ValueError(f"true {x.shape}, gen {g.shape}: need equal (T, D) series")
+    if not np.all(np.isfinite(g)):
+        return math.inf
+
+    def spectrum(a: np.ndarray) -> np.ndarray:
+        a = (a - a.mean(0)) / (a.std(0) + EPS)
+        p = gaussian_filter1d(np.abs(np.fft.rfft(a, axis=0)) ** 2, smoothing, axis=0)
+        total = p.sum(0)
+        return p / np.where(total > 0, total, 1.0)
+
+    # a constant series has no spectrum (all zeros): its overlap is 0, so D_H = 1
+    bc = np.sqrt(spectrum(x) * spectrum(g)).sum(0)
+    return float(np.mean(np.sqrt(np.clip(1.0 - bc, 0.0, None))))

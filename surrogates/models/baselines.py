@@ -1,0 +1,119 @@
+"""Reference forecasters: persistence, climatology, DMD and the solver's twin.
+
+- persistence: ``u_{t+1} = u_t`` (the last context frame forever);
+- climatology: the training data's time- and trajectory-mean field;
+- DMD: ``x_{t+1} = m + U (A U^T (x_t - m) + b)`` with ``m`` the training mean and
+  ``U`` the ``rank`` leading POD modes of the training snapshots, ``A`` and ``b`` the
+  least-squares one-step map of their coefficients (exact DMD's reduced operator,
+  with an offset so that a linear system is recovered despite the mean subtraction);
+- twin: the true solver (:func:`pdesim.simulate`, the dataset's system, parameters,
+  time step and method) from the context's last frame plus Gaussian noise of
+  ``noise`` times each field's training standard deviation, its frames stored as the
+  dataset stores them (``System.dataset_frame``, e.g. 2-D KS without its mean): the
+  intrinsic predictability limit of the data.
+"""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+
+from pdesim import make_system, simulate
+from surrogates.rollout import Forecaster
+
+
+class Persistence(Forecaster):
+    name = "persistence"
+
+    def step(self, window: np.ndarray) -> np.ndarray:
+        return window[:, -1].copy()
+
+
+class Climatology(Forecaster):
+    name = "climatology"
+
+    def __init__(self, train: np.ndarray) -> None:
+        """``train``: training trajectories ``(n_traj, T, C, *space)``."""
+        self.mean = np.asarray(train, dtype=np.float64).mean((0, 1))
+
+    def step(self, window: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(self.mean, window[:, -1].shape).copy()
+
+
+class DMD(Forecaster):
+    name = "dmd"
+
+    def __init__(self, train: np.ndarray, rank: int = 16) -> None:
+        train = np.asarray(train, dtype=np.float64)
+        if not isinstance(rank, int) or rank < 1:
+            raise ValueError(f"rank={rank!r}; allowed: an integer >= 1")
+        self.shape = train.shape[2:]
+        x = train.reshape(*train.shape[:2], -1)
+        self.mean = x.reshape(-1, x.shape[-1]).mean(0)
+        _, _, vt = np.linalg.svd(x.reshape(-1, x.shape[-1]) - self.mean, full_matrices=False)
+        self.modes = vt[: min(rank, len(vt))]
+        a = (x - self.mean) @ self.modes.T
+        r = len(self.modes)
+        past, future = a[:, :-1].reshape(-1, r), a[:, 1:].reshape(-1, r)
+        past = np.concatenate([past, np.ones((len(past), 1))], 1)
+        self.operator = np.linalg.lstsq(past, future, rcond=None)[0]  # rows: A^T then b
+
+    def step(self, window: np.ndarray) -> np.ndarray:
+        a = (window[:, -1].reshape(len(window), -1) - self.mean) @ self.modes.T
+        nxt = self.mean + (a @ self.operator[:-1] + self.operator[-1]) @ self.modes
+        return nxt.reshape(len(window), *self.shape)
+
+
+class Twin(Forecaster):
+    name = "twin"
+
+    def __init__(self, h5_path: str, field_std: np.ndarray, noise: float = 1e-6, seed: int = 0):
+        """The solver of the pdesim dataset file ``h5_path`` (which names its system)."""
+        with h5py.File(h5_path, "r") as h5:
+            attrs = dict(h5.attrs)
+            t = np.asarray(h5["dimensions/time"][:2], dtype=np.float64)
+        if "pdesim_system" not in attrs:
+            raise ValueError(f"{h5_path!r} was not written by pdesim: no solver for a twin")
+        self.system = make_system(str(attrs["pdesim_system"]), **json.loads(attrs["pdesim_params"]))
+        self.dt = float(attrs["pdesim_dt"])
+        self.method = str(attrs.get("pdesim_method", "")) or None
+        self.save_every = self.dt * max(1, round(float(t[1] - t[0]) / self.dt))
+        self.noise = noise * np.asarray(field_std, dtype=np.float64)
+        self.rng = np.random.default_rng(seed)
+
+    def begin(self, context: np.ndarray) -> np.ndarray:
+        kick = self.noise.reshape(1, -1, *(1,) * (context.ndim - 3))
+        out = context.copy()
+        out[:, -1] += kick * self.rng.standard_normal(context[:, -1].shape)
+        return out
+
+    def run(self, initial: np.ndarray, n_steps: int) -> np.ndarray:
+        """``n_steps`` frames ``(B, n_steps, C, *space)`` of one solver run from ``initial``
+        ``(B, C, *space)`` (no noise): the solver's own speed, without per-step calls."""
+        run = simulate(
+            self.system,
+            n_steps * self.save_every,
+            self.dt,
+            self.save_every,
+            n_traj=len(initial),
+            initial=initial,
+            t_warmup=self.save_every,
+            method=self.method,
+        )
+        frames = np.stack([run.fields[f] for f in self.system.field_names], 2)
+        return np.stack([self.system.dataset_frame(frames[:, k])[0] for k in range(n_steps)], 1)
+
+    def step(self, window: np.ndarray) -> np.ndarray:
+        run = simulate(
+            self.system,
+            self.save_every,
+            self.dt,
+            self.save_every,
+            n_traj=len(window),
+            initial=window[:, -1],
+            method=self.method,
+        )
+        frame = np.stack([run.fields[f][:, -1] for f in self.system.field_names], 1)
+        return self.system.dataset_frame(frame)[0]
