@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from surrogates.data import DatasetInfo
+from surrogates.models.autoregress import autoregressive_frames
 from surrogates.models.jitter import KERNELS, jitter, strides_for, unjitter
 
 N_FLAGS = 3  # interior (bias), wall padding, open padding
@@ -360,15 +361,7 @@ class Walrus(nn.Module):
     ) -> torch.Tensor:
         """Predict ``n_steps`` frames ``(B, n_steps, C_out, *space)`` autoregressively,
         sliding the window and recomputing its statistics (and jitter) each step."""
-        frames = []
-        n_out = len(out_fields)
-        for _ in range(n_steps):
-            delta, d = self(window, bcs, in_fields, out_fields)
-            nxt = window[:, -1, :n_out] + d[:, 0] * delta[:, -1]
-            frames.append(nxt)
-            full = torch.cat([nxt, window[:, -1, n_out:]], 1)
-            window = torch.cat([window[:, 1:], full[:, None]], 1)
-        return torch.stack(frames, 1)
+        return autoregressive_frames(self, window, n_steps, bcs, in_fields, out_fields)
 
 
 def build(

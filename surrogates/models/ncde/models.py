@@ -38,6 +38,7 @@ import torch
 from torch import nn
 
 from surrogates.data import PERIODIC, DatasetInfo
+from surrogates.models.autoregress import autoregressive_frames
 from surrogates.models.ncde.logsig import logode_solve
 from surrogates.models.ncde.paths import hermite, observation_channels
 from surrogates.models.ncde.slice import KINDS as SLICE_KINDS
@@ -242,14 +243,7 @@ class NCDEForecaster(nn.Module):
     ) -> torch.Tensor:
         """Closed loop: ``n_steps`` predicted frames ``(B, n_steps, C_out, *space)``, each
         appended to the control window the next prediction reads."""
-        frames, n_out = [], len(out_fields)
-        for _ in range(n_steps):
-            delta, d = self(window, bcs, in_fields, out_fields)
-            nxt = window[:, -1, :n_out] + d[:, 0] * delta[:, -1]
-            frames.append(nxt)
-            full = torch.cat([nxt, window[:, -1, n_out:]], 1)
-            window = torch.cat([window[:, 1:], full[:, None]], 1)
-        return torch.stack(frames, 1)
+        return autoregressive_frames(self, window, n_steps, bcs, in_fields, out_fields)
 
 
 def build(
