@@ -11,7 +11,45 @@ from surrogates.models import MODELS
 from surrogates.models.ncde import VARIANTS, NCDEConfig, NCDEForecaster
 from surrogates.train import TrainConfig, vrmse
 
-ROOT = Path(__file__).resolve().parent.parent / "datasets"
+
+def _tiny_dataset(root: Path, system, t_warmup: float, t_end: float, dt: float) -> Path:
+    """A small Well-layout dataset (train and valid splits) written by pdesim itself."""
+    import pdesim
+    from pdesim.io import WellWriter
+    from pdesim.stats import write_stats
+
+    for split, seed in (("train", 1), ("valid", 2)):
+        path = root / "data" / split / f"{system.name}.hdf5"
+        pdesim.simulate(
+            system,
+            t_end=t_end,
+            dt=dt,
+            save_every=dt,
+            t_warmup=t_warmup,
+            n_traj=4,
+            seed=seed,
+            sink=WellWriter(path),
+        )
+    write_stats(root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def chialvo_dataset(tmp_path_factory) -> Path:
+    import pdesim
+
+    system = pdesim.make_system(
+        "chialvo_ring_star", preset="chaotic", N=12, R=2, mu=0.005, sigma=0.01
+    )
+    return _tiny_dataset(tmp_path_factory.mktemp("chialvo"), system, 200.0, 300.0, 1.0)
+
+
+@pytest.fixture(scope="module")
+def ks1d_dataset(tmp_path_factory) -> Path:
+    import pdesim
+
+    system = pdesim.make_system("ks1d", L=22.0, N=64)
+    return _tiny_dataset(tmp_path_factory.mktemp("ks1d"), system, 50.0, 100.0, 0.25)
 
 
 def _ring(n=32, name="waves"):
@@ -58,9 +96,8 @@ def test_fourier_latent_round_trips_band_limited_fields():
     assert torch.allclose(model.latent.decode(v), u, atol=1e-5)
 
 
-@pytest.mark.skipif(not (ROOT / "chialvo").is_dir(), reason="needs datasets/chialvo")
-def test_chialvo_nodes_latent_carries_the_adjacency():
-    ds = WellWindows(ROOT / "chialvo", "train", 4, 1)
+def test_chialvo_nodes_latent_carries_the_adjacency(chialvo_dataset):
+    ds = WellWindows(chialvo_dataset, "train", 4, 1)
     model = MODELS["ncde"]("tiny", [ds.info])
     mix = model.latent.mix
     assert mix.shape == (12, 12) and torch.allclose(mix.sum(1), torch.ones(12))
@@ -131,12 +168,11 @@ def _train_on_dropped_frames() -> tuple[float, float]:
     return float(ours), float(vrmse(window[:, -1], target).mean())
 
 
-@pytest.mark.skipif(not (ROOT / "ks1d").is_dir(), reason="needs datasets/ks1d")
-def test_cli_trains_an_ncde_variant_with_dropped_frames(tmp_path):
+def test_cli_trains_an_ncde_variant_with_dropped_frames(ks1d_dataset, tmp_path):
     from surrogates.cli import main
 
     out = tmp_path / "run"
-    argv = ["train", "--data", str(ROOT / "ks1d"), "--model", "slice", "--out", str(out)]
+    argv = ["train", "--data", str(ks1d_dataset), "--model", "slice", "--out", str(out)]
     argv += ["--steps", "3", "--batch-size", "4", "--val-every", "3", "--val-samples", "4"]
     argv += ["--drop-prob", "0.5", "--rollout-steps", "2", "--no-progress", "--threads", "1"]
     assert main(argv) == 0
