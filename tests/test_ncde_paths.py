@@ -11,13 +11,7 @@ from surrogates.models.ncde.paths import (
     rectilinear,
 )
 
-
-@pytest.fixture(autouse=True)
-def _float64():
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
+pytestmark = pytest.mark.usefixtures("float64_torch")
 
 
 def _times(n=7, seed=0):

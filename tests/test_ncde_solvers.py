@@ -11,13 +11,7 @@ from surrogates.models.ncde.paths import hermite, linear
 from surrogates.models.ncde.slice import SLiCE, hadamard_matrix, scan_parallel, scan_sequential
 from surrogates.models.ncde.solvers import cdeint
 
-
-@pytest.fixture(autouse=True)
-def _float64():
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
+pytestmark = pytest.mark.usefixtures("float64_torch")
 
 
 def _commuting(h=3, seed=0):
