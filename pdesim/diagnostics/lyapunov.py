@@ -135,7 +135,6 @@ def lyapunov_spectrum(
         system.linear_operator(),
         _TangentSystem(system),
         dt,
-        dtype=transform.spectral_dtype,
         empty=transform.backend.empty,
     )
     log_growth = np.zeros(n_exponents)

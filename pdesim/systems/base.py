@@ -189,7 +189,6 @@ class SpectralStepper:
             system.linear_operator(),
             system.nonlinear,
             dt,
-            dtype=self.transform.spectral_dtype,
             empty=self.transform.backend.empty,
         )
 

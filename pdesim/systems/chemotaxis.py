@@ -242,7 +242,6 @@ class _Chemotaxis(System):
         return ChemotaxisStepper(self, integrator, slaved=method == "etdrk4" and self.elliptic)
 
     def _etdrk4(self, dt: float) -> ETDRK4:
-        dtype = self.transform.spectral_dtype
         decay = self._decay
         if self.elliptic:
             # n alone; the signals are elliptic solves from n at every stage
@@ -252,7 +251,7 @@ class _Chemotaxis(System):
                 self.prepare_signals(full)
                 self.chemotaxis(full, out[:, 0])
 
-            return ETDRK4(-decay[:1], nonlinear_n, dt, dtype=dtype)
+            return ETDRK4(-decay[:1], nonlinear_n, dt)
 
         scales = self._time_scales()
         coupling = self._coupling()
@@ -266,7 +265,7 @@ class _Chemotaxis(System):
                         out[:, i] += (b / scales[i]) * u[:, j]
 
         linear = np.stack([-decay[0], *(-decay[i] / scales[i] for i in range(1, self.n_fields))])
-        return ETDRK4(linear, nonlinear, dt, dtype=dtype)
+        return ETDRK4(linear, nonlinear, dt)
 
     def _stage_buffer(self, n: np.ndarray) -> np.ndarray:
         cache = self.__dict__.setdefault("_stages", {})

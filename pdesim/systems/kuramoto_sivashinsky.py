@@ -25,6 +25,7 @@ from functools import cached_property
 
 import numpy as np
 
+from pdesim.kernels import derivative_pair, product_sum, rows, sum_of_squares
 from pdesim.spectral import DEALIAS_RULES, Grid
 from pdesim.systems._advection import AdvectedScalar1D
 from pdesim.systems.base import SpectralSystem, band_limited_noise, parameter
@@ -110,14 +111,15 @@ class KuramotoSivashinsky2D(SpectralSystem):
 
     @cached_property
     def _multipliers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Dealiased ``i k_x``, ``i k_y`` (carrying the inverse transform's ``1/N^2``, one
-        pass less per evaluation) and the output factors ``-1/2 mask`` and ``-mask``."""
+        """Dealiased real ``k_x``, ``k_y`` as ``(1, modes)`` rows (the kernel multiplies by
+        ``i``; they carry the inverse transform's ``1/N^2``, one pass less per evaluation)
+        and the output factors ``-1/2 mask`` and ``-mask``."""
         mask = self.grid.dealias_mask(self.params.dealias)
         scaled = mask * self.transform.inverse_scale
-        ikx = (self.grid.derivative(0) * scaled).astype(np.complex128)
-        iky = (self.grid.derivative(1) * scaled).astype(np.complex128)
+        kx = (self.grid.derivative(0).imag * scaled).reshape(1, -1)
+        ky = (self.grid.derivative(1).imag * scaled).reshape(1, -1)
         out = (-0.5 * mask).astype(np.complex128)
-        return ikx, iky, out, 2.0 * out
+        return kx, ky, out, 2.0 * out
 
     def linear_operator(self) -> np.ndarray:
         k2 = self.grid.k_squared
@@ -125,30 +127,26 @@ class KuramotoSivashinsky2D(SpectralSystem):
 
     def _gradient(self, coeffs: np.ndarray, role: str) -> np.ndarray:
         """Dealiased ``(u_x, u_y)`` in physical space, shaped ``(2, batch, 1, N, N)``."""
-        ikx, iky, _, _ = self._multipliers
+        kx, ky, _, _ = self._multipliers
         spectral = self.buffer(role + "_grad_hat", (2, *coeffs.shape), np.complex128)
         physical = self.buffer(
             role + "_grad", (2, *coeffs.shape[:-2], *self.grid.shape), np.float64
         )
-        np.multiply(coeffs, ikx, out=spectral[0])
-        np.multiply(coeffs, iky, out=spectral[1])
+        derivative_pair(rows(coeffs), kx, ky, rows(spectral[0]), rows(spectral[1]))
         self.transform.inverse(spectral, out=physical, overwrite_input=True, normalise=False)
         return physical
 
     def nonlinear(self, state: np.ndarray, t: float, out: np.ndarray) -> None:
         grad = self._gradient(state, "base")
-        np.multiply(grad[0], grad[0], out=grad[0])
-        np.multiply(grad[1], grad[1], out=grad[1])
-        grad[0] += grad[1]
+        sum_of_squares(rows(grad[0]), rows(grad[1]), rows(grad[0]))
         self.transform.forward(grad[0], out=out)
         out *= self._multipliers[2]
 
     def nonlinear_tangent(self, state: np.ndarray, tangent: np.ndarray, out: np.ndarray) -> None:
         grad_u = self._gradient(state, "base")
         grad_v = self._gradient(tangent, "tangent")
-        np.multiply(grad_v[0], grad_u[0], out=grad_v[0])
-        np.multiply(grad_v[1], grad_u[1], out=grad_v[1])
-        grad_v[0] += grad_v[1]
+        g0, g1 = rows(grad_v[0]), rows(grad_v[1])
+        product_sum(g0, rows(grad_u[0]), g1, rows(grad_u[1]), g0)
         self.transform.forward(grad_v[0], out=out)
         out *= self._multipliers[3]
 
