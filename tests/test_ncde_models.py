@@ -109,8 +109,9 @@ def test_chialvo_nodes_latent_carries_the_adjacency(chialvo_dataset):
 
 
 def test_unsupported_grids_and_options_are_refused():
-    info = DatasetInfo("d2", "", "cartesian", ("x", "y"), (8, 8), ("u",), (), ((2, 2), (2, 2)), ())
-    with pytest.raises(ValueError, match="graphs and periodic 1-D grids only"):
+    bcs = ((2, 2),) * 3
+    info = DatasetInfo("d3", "", "cartesian", ("x", "y", "z"), (8, 8, 8), ("u",), (), bcs, ())
+    with pytest.raises(ValueError, match="graphs, periodic 1-D grids and 2-D cartesian grids only"):
         NCDEForecaster(NCDEConfig(), info)
     with pytest.raises(ValueError, match="variant"):
         NCDEConfig(variant="gru")

@@ -4,10 +4,18 @@ For a window ``u`` of shape ``(B, T, C, *space)`` (NaN where unobserved):
 
 1. per sample and field, ``s = rms_{t,x}(u)`` and ``d = rms_{t,x}(u_{t+1} - u_t)``
    over the observed entries, as the Walrus surrogate does;
-2. a latent of ``u / s`` per frame: graph nodes directly, concatenated with the
-   degree-normalised neighbour mean ``D^-1 W u`` so the vector field sees the
-   network's adjacency ``W``; or, on a periodic 1-D grid, the first ``n_modes``
-   orthonormal Fourier coefficients (real and imaginary parts) of each field;
+2. a latent of ``u / s`` per frame on ``S`` sites (:mod:`.latents`), one CDE state per
+   site with weights shared across sites (the sites go into the batch dimension):
+   * graphs (``S = 1``): the node values concatenated with the degree-normalised
+     neighbour mean ``D^-1 W u``, so the vector field sees the network's adjacency ``W``;
+   * periodic 1-D grids (``S = 1``): the first ``n_modes`` orthonormal Fourier
+     coefficients (real and imaginary parts) of each field;
+   * 2-D grids (``S = (H / patch) (W / patch)`` patches): a learned convolutional encoder
+     (boundary-aware padding, then a convolution with kernel and stride ``patch``) gives
+     ``e_i`` in ``R^patch_dim`` per patch, and site ``i`` sees ``[e_i, mean of e_j over
+     its 4 neighbour patches]`` (wrapped on periodic axes, existing ones on walls); a
+     patch is unobserved in a frame where any value its encoder reads is (so a missing
+     field hides the whole frame's patches);
 3. the control path ``[t, forward-filled latent, observation counts / T]``
    (:mod:`.paths`), read by one of
    * ``ncde``: ``dz = f(z) dX`` on the Hermite cubic (backward differences) path,
@@ -16,10 +24,12 @@ For a window ``u`` of shape ``(B, T, C, *space)`` (NaN where unobserved):
      windows of two intervals (:mod:`.logsig`);
    * ``slice``: a contractive diagonal, block-diagonal or Walsh-Hadamard SLiCE
      (:mod:`.slice`) on the path increments, then a residual MLP;
-   giving a causal state ``z_t`` per knot;
-4. a neural-ODE decoder: ``y(0) = W z_t``, ``dy/dtau = g(y)`` on ``[0, 1]`` (two RK4
-   steps), mapped by a linear layer to the latent of the normalised change and back
-   to the grid (inverse Fourier transform, or the node values). The output is
+   giving a causal state ``z_t`` per site and knot;
+4. a neural-ODE decoder per site: ``y(0) = W z_t``, ``dy/dtau = g(y)`` on ``[0, 1]``
+   (two RK4 steps), mapped by a linear layer to the latent of the normalised change and
+   back to the grid (the node values, the inverse Fourier transform, or the patch
+   decoder: a transposed convolution with kernel and stride ``patch``, SiLU, and a
+   boundary-padded 3x3 convolution, trained with the model). The output is
    ``delta_t ~ (u_{t+1} - u_t) / d`` at every position; rollouts feed predicted
    frames back as the control (closed loop).
 
@@ -32,13 +42,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-import h5py
-import numpy as np
 import torch
 from torch import nn
 
-from surrogates.data import PERIODIC, DatasetInfo
+from surrogates.data import DatasetInfo
 from surrogates.models.autoregress import autoregressive_frames
+from surrogates.models.ncde.latents import make_latent
 from surrogates.models.ncde.logsig import logode_solve
 from surrogates.models.ncde.paths import hermite, observation_channels
 from surrogates.models.ncde.slice import KINDS as SLICE_KINDS
@@ -57,6 +66,8 @@ class NCDEConfig:
     width: int = 64
     n_modes: int = 16
     proj: int = 12
+    patch: int = 8
+    patch_dim: int = 8
     slice_kind: str = "diagonal"
     drop_prob: float = 0.0
     eps: float = 1e-5
@@ -66,7 +77,7 @@ class NCDEConfig:
             raise ValueError(f"variant={self.variant!r}; allowed: {', '.join(VARIANTS)}")
         if self.slice_kind not in SLICE_KINDS:
             raise ValueError(f"slice_kind={self.slice_kind!r}; allowed: {SLICE_KINDS}")
-        for key in ("hidden", "width", "n_modes", "proj"):
+        for key in ("hidden", "width", "n_modes", "proj", "patch", "patch_dim"):
             value = getattr(self, key)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{key}={value!r}; allowed: an integer >= 1")
@@ -84,46 +95,6 @@ def _mlp(d_in: int, width: int, d_out: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(d_in, width), nn.SiLU(), nn.Linear(width, d_out))
 
 
-class Latent(nn.Module):
-    """Frames ``(N, C, *space)`` to latent vectors and latent vectors back to frames."""
-
-    def __init__(self, info: DatasetInfo, n_fields: int, n_modes: int) -> None:
-        super().__init__()
-        self.shape, self.n_fields = info.spatial_shape, n_fields
-        if info.grid_type == "graph":
-            self.kind = "graph"
-            with h5py.File(info.files[0].path, "r") as h5:
-                w = np.asarray(h5["graph/adjacency"][()], dtype=np.float32)
-            deg = w.sum(1, keepdims=True)
-            self.register_buffer("mix", torch.from_numpy(w / np.where(deg > 0, deg, 1.0)))
-            self.dim = n_fields * self.shape[0]
-            self.control_dim = 2 * self.dim
-        elif len(self.shape) == 1 and info.boundary_conditions[0] == (PERIODIC, PERIODIC):
-            self.kind = "fourier"
-            self.n_modes = min(n_modes, self.shape[0] // 2 + 1)
-            self.dim = self.control_dim = 2 * n_fields * self.n_modes
-        else:
-            raise ValueError(
-                f"dataset {info.name!r} ({info.grid_type}, {len(self.shape)}-D, boundaries "
-                f"{info.boundary_conditions}): NCDE latents exist for graphs and periodic "
-                "1-D grids only"
-            )
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """The control's latent channels of frames ``(N, C, *space)``: ``(N, control_dim)``."""
-        if self.kind == "graph":
-            return torch.cat([x.flatten(1), (x @ self.mix.T).flatten(1)], 1)
-        coef = torch.fft.rfft(x, norm="ortho")[..., : self.n_modes]
-        return torch.cat([coef.real, coef.imag], -1).flatten(1)
-
-    def decode(self, v: torch.Tensor) -> torch.Tensor:
-        """Frames ``(N, C, *space)`` of latent vectors ``(N, dim)``."""
-        if self.kind == "graph":
-            return v.reshape(-1, self.n_fields, *self.shape)
-        v = v.reshape(-1, self.n_fields, 2, self.n_modes)
-        return torch.fft.irfft(torch.complex(v[:, :, 0], v[:, :, 1]), n=self.shape[0], norm="ortho")
-
-
 class NCDEForecaster(nn.Module):
     """See the module docstring; ``forward`` and ``rollout`` follow the Walrus surrogate's
     interface (:class:`surrogates.models.walrus.Walrus`)."""
@@ -133,7 +104,7 @@ class NCDEForecaster(nn.Module):
         self.cfg, self.info = cfg, info
         self.fields = list(info.field_names + info.constant_field_names)
         self.out_fields = list(info.field_names)
-        self.latent = Latent(info, len(self.out_fields), cfg.n_modes)
+        self.latent = make_latent(info, len(self.out_fields), cfg)
         c = 1 + 2 * self.latent.control_dim
         h, w = cfg.hidden, cfg.width
         self.init = nn.Linear(c, h)
@@ -180,7 +151,8 @@ class NCDEForecaster(nn.Module):
         return s, d
 
     def states(self, channels: torch.Tensor) -> torch.Tensor:
-        """Causal states ``z_t (B, T, H)`` from the control channels ``(B, T, C)``."""
+        """Causal states ``z_t (B, T, H)`` from the control channels ``(B, T, C)`` (``B``
+        counts samples times sites)."""
         variant = self.cfg.variant
         z0 = self.init(channels[:, 0])
         if channels.shape[1] == 1:
@@ -214,8 +186,10 @@ class NCDEForecaster(nn.Module):
         if self.training and self.cfg.drop_prob > 0:
             x = self._drop(x)
         b, t = x.shape[:2]
+        sites = self.latent.sites
         s, d = self._scales(x)
-        lat = self.latent.encode((x / s).flatten(0, 1)).view(b, t, -1)
+        lat = self.latent.encode((x / s).flatten(0, 1)).view(b, t, sites, -1)
+        lat = lat.transpose(1, 2).reshape(b * sites, t, -1)  # one CDE per site
         times = torch.arange(t, dtype=x.dtype, device=x.device)
         channels = observation_channels(times / max(t - 1, 1), lat)
         channels = torch.cat(
@@ -229,7 +203,8 @@ class NCDEForecaster(nn.Module):
             k3 = self.ode(y + 0.25 * k2)
             k4 = self.ode(y + 0.5 * k3)
             y = y + (k1 + 2 * k2 + 2 * k3 + k4) / 12
-        delta = self.latent.decode(self.readout(y).flatten(0, 1))
+        r = self.readout(y).view(b, sites, t, -1).transpose(1, 2)
+        delta = self.latent.decode(r.reshape(b * t, -1))
         return delta.view(b, t, n_out, *x.shape[3:]), d
 
     @torch.no_grad()
