@@ -1,13 +1,15 @@
 """NCDE surrogates: one-step and 10-step error against persistence, and throughput.
 
 For each dataset and each variant (``ncde``, ``logncde``, ``slice``) the script trains
-a ``tiny`` model with :func:`surrogates.train.train` for ``--steps`` steps (batch 16,
-4 input frames, a pushforward rollout loss over ``--rollout-steps`` steps, no
-validation during training), timing it, then
+a ``tiny`` model with :func:`surrogates.train.train` for ``--steps`` steps (default
+per variant, :data:`STEPS`; batch 16, lr 2e-3, 4 input frames, a pushforward rollout
+loss over ``--rollout-steps`` steps, no validation during training), timing it, then
 rolls it out on evenly spaced windows of the ``valid`` split and reports the VRMSE
 (:func:`surrogates.train.vrmse`, averaged over windows and fields) of its first and
 tenth predicted frames next to that of persistence (the last input frame) on the
-same windows. ``samples_per_s`` = training samples / training wall time. With
+same windows. ``samples_per_s`` = training samples / training wall time. Each row
+is what ``surrogates train`` gives with the same options; the script prints that
+command line under the table. With
 ``--drop-prob p`` the models train on windows with frames dropped (see
 :mod:`surrogates.models.ncde.models`) and are evaluated on complete windows.
 
@@ -35,6 +37,10 @@ from surrogates.train import TrainConfig, _window, train, vrmse
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "bench_ncde.json"
 HORIZON = 10
+#: Default training steps per variant: each trains in about 2-5 minutes on one core.
+STEPS = {"ncde": 1500, "logncde": 800, "slice": 1500}
+#: The training settings of every row, as ``surrogates train`` options.
+SETTINGS = {"batch_size": 16, "lr": 2e-3, "warmup": 20, "val_every": 0, "checkpoint_every": 0}
 
 
 @torch.no_grad()
@@ -61,7 +67,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--datasets", nargs="+", default=["chialvo", "ks1d"])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
-    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help=f"training steps of every variant (default per variant: {STEPS})",
+    )
     parser.add_argument("--rollout-steps", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--drop-prob", type=float, default=0.0)
@@ -76,20 +87,17 @@ def main() -> None:
     print(header)
     for name in args.datasets:
         for variant in args.variants:
+            steps = args.steps or STEPS[variant]
             with tempfile.TemporaryDirectory() as tmp:
                 cfg = TrainConfig(
                     data=[str(ROOT / "datasets" / name)],
                     out=tmp,
                     model=variant,
-                    steps=args.steps,
-                    batch_size=16,
-                    lr=2e-3,
-                    warmup=20,
-                    val_every=0,
-                    checkpoint_every=0,
+                    steps=steps,
                     threads=args.threads,
                     drop_prob=args.drop_prob,
                     rollout_steps=args.rollout_steps,
+                    **SETTINGS,
                 )
                 tick = time.perf_counter()
                 model, _ = train(cfg)
@@ -97,20 +105,27 @@ def main() -> None:
             row = {
                 "dataset": name,
                 "variant": variant,
-                "steps": args.steps,
+                "steps": steps,
                 "rollout_steps": args.rollout_steps,
                 "drop_prob": args.drop_prob,
                 "train_s": seconds,
-                "samples_per_s": args.steps * cfg.batch_size / seconds,
+                "samples_per_s": steps * cfg.batch_size / seconds,
                 **evaluate(model, ROOT / "datasets" / name, args.windows, cfg.n_steps_input),
             }
             rows.append(row)
             print(
-                f"{name:8} {variant:8} {args.steps:5d} {seconds:7.1f} "
+                f"{name:8} {variant:8} {steps:5d} {seconds:7.1f} "
                 f"{row['samples_per_s']:9.1f} {row['vrmse_1']:7.4f} {row['persistence_1']:7.4f} "
                 f"{row['vrmse_10']:7.4f} {row['persistence_10']:7.4f}",
                 flush=True,
             )
+    options = {**SETTINGS, "rollout_steps": args.rollout_steps, "threads": args.threads}
+    if args.drop_prob:
+        options["drop_prob"] = args.drop_prob
+    flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in options.items())
+    print(
+        f"each row: surrogates train --data datasets/DATASET --model VARIANT --steps STEPS {flags}"
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     record = {"machine": platform.platform(), "torch": torch.__version__, "rows": rows}
     args.out.write_text(json.dumps(record, indent=2) + "\n")
