@@ -105,3 +105,16 @@ def test_ks1d_lyapunov_exponent_l32pi():
     system = pdesim.make_system("ks1d", L=32 * np.pi, N=128)
     result = lyapunov_spectrum(system, n_exponents=1, t_end=15000.0, dt=0.25, t_warmup=500.0)
     assert result.leading == pytest.approx(0.092, abs=0.006)
+
+
+@pytest.mark.parametrize("name", ["ks1d", "ks2d"])
+def test_tangent_is_the_derivative_of_the_quadratic_term(name):
+    # N is quadratic, so (N(u + e v) - N(u - e v)) / 2e = N'(u) v exactly (up to round-off)
+    system = pdesim.make_system(name, N=32, L=30.0)
+    rng = np.random.default_rng(3)
+    u, v = (system.transform.forward(system.initial_condition("random", rng)[None]) for _ in "uv")
+    plus, minus, tangent = (np.empty_like(u) for _ in range(3))
+    system.nonlinear(u + 0.5 * v, 0.0, plus)
+    system.nonlinear(u - 0.5 * v, 0.0, minus)
+    system.nonlinear_tangent(u, v, tangent)
+    np.testing.assert_allclose(tangent, plus - minus, rtol=0, atol=1e-12 * np.abs(tangent).max())
