@@ -53,7 +53,8 @@ def etdrk4_coefficients(
     """Kassam-Trefethen contour-integral coefficients of ETDRK4.
 
     The mean over contour points is accumulated point by point, so memory stays at a
-    few arrays of ``linear``'s shape whatever ``contour_points`` is. For a real
+    few arrays of ``linear``'s shape whatever ``contour_points`` is, and only over the
+    distinct values of ``linear`` (a function of ``|k|``: far fewer than modes). For a real
     ``linear`` the points lie on the upper half circle and the real part is taken (the
     lower half contributes the complex conjugate), and the coefficients are real
     (float64: half the memory traffic of complex ones); a complex ``linear`` needs the
@@ -63,7 +64,9 @@ def etdrk4_coefficients(
     require_int("contour_points", contour_points, ge=4)
     lin = np.asarray(linear)
     arc = 2.0 * np.pi if np.iscomplexobj(lin) else np.pi
-    hl = dt * lin.astype(np.complex128)
+    # L(k) takes few distinct values (it depends on |k|): compute each once
+    values, where = np.unique(lin, return_inverse=True)
+    hl = dt * values.astype(np.complex128)
     q = np.zeros_like(hl)
     f1 = np.zeros_like(hl)
     f2 = np.zeros_like(hl)
@@ -80,7 +83,7 @@ def etdrk4_coefficients(
     parts = [np.exp(hl), np.exp(hl / 2), q * scale, f1 * scale, 2.0 * f2 * scale, f3 * scale]
     if not np.iscomplexobj(lin):
         parts = [p.real for p in parts]
-    return ETDRK4Coefficients(*(np.ascontiguousarray(p) for p in parts))
+    return ETDRK4Coefficients(*(p[where].reshape(lin.shape) for p in parts))
 
 
 class ETDRK4:

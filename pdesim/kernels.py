@@ -20,7 +20,9 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-_jit = numba.njit(cache=True, nogil=True)
+#: The decorator of every kernel (systems use it for their own fused terms): compiled
+#: once per machine and cached, GIL released, no fast-math.
+fused = numba.njit(cache=True, nogil=True)
 
 
 def rows(array: np.ndarray) -> np.ndarray:
@@ -30,7 +32,7 @@ def rows(array: np.ndarray) -> np.ndarray:
     return view
 
 
-@_jit
+@fused
 def linear_combination(
     x: np.ndarray, cx: np.ndarray, y: np.ndarray, cy: np.ndarray, out: np.ndarray
 ) -> None:
@@ -42,7 +44,7 @@ def linear_combination(
             out[b, i] = cx[r, i] * x[b, i] + cy[r, i] * y[b, i]
 
 
-@_jit
+@fused
 def etdrk4_third_stage(
     a: np.ndarray, e2: np.ndarray, q: np.ndarray, nb: np.ndarray, nu: np.ndarray, out: np.ndarray
 ) -> None:
@@ -54,7 +56,7 @@ def etdrk4_third_stage(
             out[b, i] = e2[r, i] * a[b, i] + q[r, i] * (2.0 * nb[b, i] - nu[b, i])
 
 
-@_jit
+@fused
 def etdrk4_update(
     u: np.ndarray,
     e: np.ndarray,
@@ -79,7 +81,7 @@ def etdrk4_update(
             )
 
 
-@_jit
+@fused
 def derivative_pair(
     x: np.ndarray, k0: np.ndarray, k1: np.ndarray, out0: np.ndarray, out1: np.ndarray
 ) -> None:
@@ -94,7 +96,7 @@ def derivative_pair(
             out1[b, i] = complex(-k1[r, i] * im, k1[r, i] * re)
 
 
-@_jit
+@fused
 def sum_of_squares(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
     """``out = x^2 + y^2`` (``out`` may be ``x`` or ``y``)."""
     for b in range(x.shape[0]):
@@ -102,7 +104,7 @@ def sum_of_squares(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
             out[b, i] = x[b, i] * x[b, i] + y[b, i] * y[b, i]
 
 
-@_jit
+@fused
 def product_sum(
     x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1: np.ndarray, out: np.ndarray
 ) -> None:
