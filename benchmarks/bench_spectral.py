@@ -13,7 +13,9 @@ What is measured, per case (system, grid size N, batch B, FFT backend):
   backend, and ``t_mem`` = full-array memory traffic per step (arrays read and written
   outside the FFTs, counted from the pdesim code) / the bandwidth measured by one
   ``np.multiply(a, b, out=c)`` pass over arrays of that shape.
-  ``% of limit = 100 t_limit / t_measured``.
+  ``% of limit = 100 t_limit / t_measured``, from the best round of each quantity, and
+  ``% med``: the same ratio within each round (all quantities are measured back to
+  back), median over rounds, which the 70 % target uses (steadier on a shared VM).
 * **batched vs loop** (KS1D, N = 64, B = 1024): time per trajectory-step of the
   batched step against stepping 64 separate single-trajectory states one after
   another (scaled per trajectory-step).
@@ -103,22 +105,26 @@ def calibrate(run: Callable[[int], tuple[float, float]], target: float) -> int:
 
 def measure(
     runs: dict[str, tuple[Callable[[int], tuple[float, float]], float]], rounds: int
-) -> dict[str, tuple[float, float]]:
-    """Best (minimum) wall seconds per repetition of each ``run`` and the process time
-    per repetition of that best round.
+) -> tuple[dict[str, tuple[float, float]], dict[str, list[float]]]:
+    """Best (minimum) wall seconds per repetition of each ``run`` with the process time
+    per repetition of that best round, and every round's wall seconds per repetition.
 
     ``runs`` maps a name to ``(run, target seconds per round)``. The rounds of all
     runs are interleaved, so that a burst of load from other processes on the shared
-    machine hits every quantity of a case alike rather than one of them.
+    machine hits every quantity of a round alike rather than one of them; ratios taken
+    within a round and then over rounds (:func:`median_ratio`) are steadier than
+    ratios of the minima.
     """
     reps = {name: calibrate(run, target) for name, (run, target) in runs.items()}
     best = dict.fromkeys(runs, (math.inf, math.inf))
+    per_round: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(rounds):
         for name, (run, _) in runs.items():
             wall, cpu = run(reps[name])
+            per_round[name].append(wall / reps[name])
             if wall / reps[name] < best[name][0]:
                 best[name] = (wall / reps[name], cpu / reps[name])
-    return best
+    return best, per_round
 
 
 # --------------------------------------------------------------------------- systems
@@ -312,6 +318,16 @@ def traffic(system: str) -> dict[str, float]:
     }
 
 
+def limit_model(
+    counts: dict[str, float], t_pair: float, t_cpass: float, t_rpass: float
+) -> tuple[float, float]:
+    """``(t_fft, t_mem)`` of the limit model from measured FFT-pair and pass times."""
+    t_fft = counts["ffts_per_step"] / 2 * t_pair
+    # a measured pass moves 3 units: price one unit at a third of it
+    t_mem = (counts["spectral_units"] * t_cpass + counts["physical_units"] * t_rpass) / 3
+    return t_fft, t_mem
+
+
 # --------------------------------------------------------------------------- driver
 
 
@@ -371,7 +387,7 @@ def bench_case(case: Case, target: float, rounds: int, rows: list[dict]) -> None
         if loop:
             for name in BACKENDS:
                 runs["loop:" + name] = (loop_run(steppers[name], systems[name]), target)
-        best = measure(runs, rounds)
+        best, per_round = measure(runs, rounds)
         t_ref = best["reference"][0]
         t_cpass, t_rpass = best["cpass"][0], best["rpass"][0]
         for name in BACKENDS:
@@ -380,10 +396,18 @@ def bench_case(case: Case, target: float, rounds: int, rows: list[dict]) -> None
             t_step, c_step = best["step:" + name]
             t_pair = best["fft:" + name][0]
             counts = traffic(case.system)
-            t_fft = counts["ffts_per_step"] / 2 * t_pair
-            # a measured pass moves 3 units: price one unit at a third of it
-            t_mem = (counts["spectral_units"] * t_cpass + counts["physical_units"] * t_rpass) / 3
+            t_fft, t_mem = limit_model(counts, t_pair, t_cpass, t_rpass)
             t_limit = t_fft + t_mem
+            pct_rounds = [
+                100.0 * sum(limit_model(counts, pair, cpass, rpass)) / step
+                for step, pair, cpass, rpass in zip(
+                    per_round["step:" + name],
+                    per_round["fft:" + name],
+                    per_round["cpass"],
+                    per_round["rpass"],
+                    strict=True,
+                )
+            ]
             row = {
                 "system": case.system,
                 "L": case.L,
@@ -396,6 +420,8 @@ def bench_case(case: Case, target: float, rounds: int, rows: list[dict]) -> None
                 "cpu_ms_per_step": 1e3 * c_step,
                 "traj_steps_per_s": batch / t_step,
                 "pct_of_limit": 100.0 * t_limit / t_step,
+                "pct_of_limit_median": float(np.median(pct_rounds)),
+                "pct_of_limit_rounds": pct_rounds,
                 "reference_ms_per_step": 1e3 * t_ref,
                 "ratio_vs_numpy": t_ref / t_step,
                 "limit": {
@@ -459,9 +485,11 @@ def targets(rows: list[dict]) -> list[dict]:
     if r is not None:
         out.append(
             {
-                "target": "KS2D 256^2 B=1 pyfftw: >= 70 % of limit",
-                "value": f"{r['pct_of_limit']:.0f} %",
-                "met": r["pct_of_limit"] >= 70.0,
+                "target": "KS2D 256^2 B=1 pyfftw: >= 70 % of limit (median over rounds)",
+                "value": f"{r['pct_of_limit_median']:.0f} % "
+                f"(rounds {min(r['pct_of_limit_rounds']):.0f}-"
+                f"{max(r['pct_of_limit_rounds']):.0f} %, of the minima {r['pct_of_limit']:.0f} %)",
+                "met": r["pct_of_limit_median"] >= 70.0,
             }
         )
         out.append(
@@ -486,7 +514,8 @@ def targets(rows: list[dict]) -> list[dict]:
 def print_table(rows: list[dict], goals: list[dict]) -> None:
     head = (
         f"{'system':<6} {'N':>4} {'batch':>5} {'backend':<7} {'ms/step':>9} "
-        f"{'traj-steps/s':>12} {'limit ms':>9} {'% limit':>7} {'vs numpy':>8} {'vs loop':>7}"
+        f"{'traj-steps/s':>12} {'limit ms':>9} {'% limit':>7} {'% med':>6} {'vs numpy':>8} "
+        f"{'vs loop':>7}"
     )
     print(head)
     print("-" * len(head))
@@ -496,6 +525,7 @@ def print_table(rows: list[dict], goals: list[dict]) -> None:
             f"{r['system']:<6} {r['N']:>4} {r['batch']:>5} {r['backend']:<7} "
             f"{r['ms_per_step']:>9.3f} {r['traj_steps_per_s']:>12.0f} "
             f"{r['limit']['t_limit_ms']:>9.3f} {r['pct_of_limit']:>6.0f}% "
+            f"{r['pct_of_limit_median']:>5.0f}% "
             f"{r['ratio_vs_numpy']:>7.2f}x {loop:>7}"
         )
     print()
