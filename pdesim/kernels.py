@@ -45,6 +45,16 @@ def linear_combination(
 
 
 @fused
+def scale(x: np.ndarray, c: np.ndarray, out: np.ndarray) -> None:
+    """``out = c x`` (``out`` may be ``x``)."""
+    per_traj = c.shape[0] > 1
+    for b in range(x.shape[0]):
+        r = b if per_traj else 0
+        for i in range(x.shape[1]):
+            out[b, i] = c[r, i] * x[b, i]
+
+
+@fused
 def etdrk4_third_stage(
     a: np.ndarray, e2: np.ndarray, q: np.ndarray, nb: np.ndarray, nu: np.ndarray, out: np.ndarray
 ) -> None:
@@ -85,15 +95,17 @@ def etdrk4_update(
 def derivative_pair(
     x: np.ndarray, k0: np.ndarray, k1: np.ndarray, out0: np.ndarray, out1: np.ndarray
 ) -> None:
-    """``out0 = i k0 x`` and ``out1 = i k1 x`` for complex ``x`` and real ``k0, k1``, in one
-    pass over ``x`` (two spectral derivatives: ``i k x = -k Im x + i k Re x``)."""
+    """``out0 = i k0 x`` and ``out1 = i k1 x`` for complex ``x`` and real ``k0, k1``
+    (two spectral derivatives: ``i k x = -k Im x + i k Re x``). Each row of ``x`` is read
+    twice while it is still in cache, one output stream at a time: measured faster than
+    writing both outputs in one loop."""
     per_traj = k0.shape[0] > 1
     for b in range(x.shape[0]):
         r = b if per_traj else 0
         for i in range(x.shape[1]):
-            re, im = x[b, i].real, x[b, i].imag
-            out0[b, i] = complex(-k0[r, i] * im, k0[r, i] * re)
-            out1[b, i] = complex(-k1[r, i] * im, k1[r, i] * re)
+            out0[b, i] = complex(-k0[r, i] * x[b, i].imag, k0[r, i] * x[b, i].real)
+        for i in range(x.shape[1]):
+            out1[b, i] = complex(-k1[r, i] * x[b, i].imag, k1[r, i] * x[b, i].real)
 
 
 @fused

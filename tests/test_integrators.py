@@ -92,3 +92,36 @@ def test_etdrk4_rejects_bad_steps():
         ETDRK4(np.zeros(3), _zero, 0.0)
     with pytest.raises(TypeError, match="'dt'"):
         ETDRK4(np.zeros(3), _zero, "0.1")
+
+
+def _quadratic(state, t, out):
+    np.multiply(state, state, out=out)
+    out *= 0.1
+
+
+def test_a_folded_nonlinear_scale_equals_scaling_the_nonlinear_term():
+    # du/dt = L u + S N(u): S in the coefficients or applied to N give the same steps
+    # (a complex S on a real L, as the 1-D advection term's -i k / 2 gives)
+    rng = np.random.default_rng(1)
+    lam = -rng.uniform(0.0, 30.0, (1, 16))
+    scale = rng.uniform(-2.0, 2.0, (1, 16)) + 1j * rng.uniform(-2.0, 2.0, (1, 16))
+    u0 = (rng.standard_normal((3, 1, 16)) + 1j * rng.standard_normal((3, 1, 16))) * 0.5
+
+    def scaled(state, t, out):
+        _quadratic(state, t, out)
+        out *= scale
+
+    folded, applied = u0.copy(), u0.copy()
+    with_scale = ETDRK4(lam, _quadratic, 0.05, nonlinear_scale=scale)
+    plain = ETDRK4(lam, scaled, 0.05)
+    for n in range(10):
+        with_scale.step(folded, 0.05 * n)
+        plain.step(applied, 0.05 * n)
+    np.testing.assert_allclose(folded, applied, rtol=1e-13, atol=1e-15)
+
+
+def test_etdrk4_rejects_a_bad_nonlinear_scale():
+    with pytest.raises(TypeError, match="'nonlinear_scale'"):
+        ETDRK4(np.zeros(3), _zero, 0.1, nonlinear_scale=np.array(["a", "b", "c"]))
+    with pytest.raises(ValueError, match=r"'nonlinear_scale'.*broadcast"):
+        ETDRK4(np.zeros(3), _zero, 0.1, nonlinear_scale=np.ones(4))

@@ -30,6 +30,8 @@ def test_etdrk4_kernels_match_numpy(state, coef, lead):
     out = np.empty_like(u)
     kernels.linear_combination(u, e2, nu, q, out)
     np.testing.assert_allclose(out, e2 * u + q * nu, rtol=1e-14)
+    kernels.scale(u, e2, out)
+    np.testing.assert_allclose(out, e2 * u, rtol=1e-15)
     kernels.etdrk4_third_stage(a, e2, q, nb, nu, out)
     np.testing.assert_allclose(out, e2 * a + q * (2 * nb - nu), rtol=1e-14)
     expected = e * u + f1 * nu + f2 * (na + nb) + f3 * nc

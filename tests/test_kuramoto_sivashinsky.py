@@ -5,6 +5,7 @@ import pytest
 
 import pdesim
 from pdesim.diagnostics import kaplan_yorke_dimension, lyapunov_spectrum
+from pdesim.integrators import ETDRK4
 
 
 def _rfft_weights(n):
@@ -118,3 +119,19 @@ def test_tangent_is_the_derivative_of_the_quadratic_term(name):
     system.nonlinear(u - 0.5 * v, 0.0, minus)
     system.nonlinear_tangent(u, v, tangent)
     np.testing.assert_allclose(tangent, plus - minus, rtol=0, atol=1e-12 * np.abs(tangent).max())
+
+
+@pytest.mark.parametrize("name", ["ks1d", "ks2d"])
+def test_the_stepper_with_the_folded_output_factor_steps_like_the_whole_term(name):
+    # The stepper gets N as (F[u^2] or F[|grad u|^2], output multiplier) and folds the
+    # multiplier into ETDRK4; stepping with the whole N must give the same states.
+    system = pdesim.make_system(name, N=32, L=30.0)
+    rng = np.random.default_rng(4)
+    u0 = system.transform.forward(system.initial_condition("random", rng)[None])
+    factored, whole = u0.copy(), u0.copy()
+    stepper = system.make_stepper(0.1)
+    reference = ETDRK4(system.linear_operator(), system.nonlinear, 0.1)
+    for n in range(20):
+        stepper.step(factored, 0.1 * n)
+        reference.step(whole, 0.1 * n)
+    np.testing.assert_allclose(factored, whole, rtol=0, atol=1e-12 * np.abs(whole).max())

@@ -12,6 +12,8 @@ from functools import cached_property
 
 import numpy as np
 
+from pdesim.integrators import Nonlinear
+from pdesim.kernels import rows, scale
 from pdesim.spectral import Grid, SpectralTransform
 from pdesim.systems.base import SpectralSystem
 
@@ -23,7 +25,7 @@ class ConservativeAdvection1D:
         mask = grid.dealias_mask(dealias)
         self.transform = transform
         # the inverse transform's 1/N rides on the mask (one pass less per evaluation)
-        self.input_mask = (mask * transform.inverse_scale).astype(np.complex128)
+        self.input_mask = (mask * transform.inverse_scale).reshape(1, -1)
         self.multiplier = (-0.5 * grid.derivative(0) * mask).astype(np.complex128)
         self.tangent_multiplier = 2.0 * self.multiplier
         self._work: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
@@ -40,14 +42,18 @@ class ConservativeAdvection1D:
     def _to_physical(self, coeffs: np.ndarray, role: str) -> np.ndarray:
         """Dealiased physical values of ``coeffs`` in a work array."""
         spectral, physical = self._buffers(coeffs.shape, role)
-        np.multiply(coeffs, self.input_mask, out=spectral)
+        scale(rows(coeffs), self.input_mask, rows(spectral))
         self.transform.inverse(spectral, out=physical, overwrite_input=True, normalise=False)
         return physical
 
-    def __call__(self, state: np.ndarray, out: np.ndarray) -> None:
+    def square(self, state: np.ndarray, t: float, out: np.ndarray) -> None:
+        """``out`` = the transform of ``u^2`` (dealiased input, no output multiplier)."""
         u = self._to_physical(state, "base")
         np.multiply(u, u, out=u)
         self.transform.forward(u, out=out)
+
+    def __call__(self, state: np.ndarray, out: np.ndarray) -> None:
+        self.square(state, 0.0, out)
         out *= self.multiplier
 
     def tangent(self, state: np.ndarray, tangent: np.ndarray, out: np.ndarray) -> None:
@@ -78,6 +84,10 @@ class AdvectedScalar1D(SpectralSystem):
 
     def nonlinear(self, state: np.ndarray, t: float, out: np.ndarray) -> None:
         self._advection(state, out)
+
+    def nonlinear_factors(self) -> tuple[Nonlinear, np.ndarray]:
+        """``N = (-i k mask / 2) F[u^2]``: the stepper folds the multiplier into ETDRK4."""
+        return self._advection.square, self._advection.multiplier[None]
 
     def nonlinear_tangent(self, state: np.ndarray, tangent: np.ndarray, out: np.ndarray) -> None:
         self._advection.tangent(state, tangent, out)

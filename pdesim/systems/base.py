@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from pdesim.integrators import ETDRK4
+from pdesim.integrators import ETDRK4, Nonlinear
 from pdesim.spectral import Grid, SpectralTransform
 from pdesim.validation import require_choice
 
@@ -166,6 +166,15 @@ class SpectralSystem(System):
         """Write ``N'(u) v`` for a base state ``(1, F, ...)`` and tangents ``(m, F, ...)``."""
         raise NotImplementedError(f"{self.name} has no tangent dynamics")
 
+    def nonlinear_factors(self) -> tuple[Nonlinear, np.ndarray | None]:
+        """``(N~, S)`` with ``N(u) = S N~(u)`` for a diagonal ``S``, or ``(N, None)``.
+
+        A system whose ``N`` ends with a diagonal multiplier (dealiasing mask, constant)
+        returns the term before it and the multiplier: the stepper folds ``S`` into the
+        ETDRK4 coefficients and saves a full pass per evaluation.
+        """
+        return self.nonlinear, None
+
     def make_stepper(self, dt: float, method: str | None = None) -> SpectralStepper:
         require_choice("method", method or self.methods[0], self.methods)
         return SpectralStepper(self, dt)
@@ -185,10 +194,12 @@ class SpectralStepper:
     def __init__(self, system: SpectralSystem, dt: float) -> None:
         self.system = system
         self.transform = system.transform
+        nonlinear, scale = system.nonlinear_factors()
         self.integrator = ETDRK4(
             system.linear_operator(),
-            system.nonlinear,
+            nonlinear,
             dt,
+            nonlinear_scale=scale,
             empty=self.transform.backend.empty,
         )
 

@@ -25,6 +25,7 @@ from functools import cached_property
 
 import numpy as np
 
+from pdesim.integrators import Nonlinear
 from pdesim.kernels import derivative_pair, product_sum, rows, sum_of_squares
 from pdesim.spectral import DEALIAS_RULES, Grid
 from pdesim.systems._advection import AdvectedScalar1D
@@ -113,13 +114,14 @@ class KuramotoSivashinsky2D(SpectralSystem):
     def _multipliers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Dealiased real ``k_x``, ``k_y`` as ``(1, modes)`` rows (the kernel multiplies by
         ``i``; they carry the inverse transform's ``1/N^2``, one pass less per evaluation)
-        and the output factors ``-1/2 mask`` and ``-mask``."""
+        and the output factors ``-1/2 mask`` of ``N`` and ``-mask`` of its tangent, shaped
+        like the linear operator."""
         mask = self.grid.dealias_mask(self.params.dealias)
         scaled = mask * self.transform.inverse_scale
         kx = (self.grid.derivative(0).imag * scaled).reshape(1, -1)
         ky = (self.grid.derivative(1).imag * scaled).reshape(1, -1)
-        out = (-0.5 * mask).astype(np.complex128)
-        return kx, ky, out, 2.0 * out
+        scale = (-0.5 * mask)[None]
+        return kx, ky, scale, 2.0 * scale
 
     def linear_operator(self) -> np.ndarray:
         k2 = self.grid.k_squared
@@ -136,11 +138,19 @@ class KuramotoSivashinsky2D(SpectralSystem):
         self.transform.inverse(spectral, out=physical, overwrite_input=True, normalise=False)
         return physical
 
-    def nonlinear(self, state: np.ndarray, t: float, out: np.ndarray) -> None:
+    def _gradient_squared(self, state: np.ndarray, t: float, out: np.ndarray) -> None:
+        """``out`` = the transform of ``|∇u|^2`` (dealiased inputs, no output factor)."""
         grad = self._gradient(state, "base")
         sum_of_squares(rows(grad[0]), rows(grad[1]), rows(grad[0]))
         self.transform.forward(grad[0], out=out)
+
+    def nonlinear(self, state: np.ndarray, t: float, out: np.ndarray) -> None:
+        self._gradient_squared(state, t, out)
         out *= self._multipliers[2]
+
+    def nonlinear_factors(self) -> tuple[Nonlinear, np.ndarray]:
+        """``N = (-1/2 mask) F[|∇u|^2]``: the stepper folds the factor into ETDRK4."""
+        return self._gradient_squared, self._multipliers[2]
 
     def nonlinear_tangent(self, state: np.ndarray, tangent: np.ndarray, out: np.ndarray) -> None:
         grad_u = self._gradient(state, "base")
