@@ -271,9 +271,17 @@ class ScipyBackend:
         return np.empty(shape, dtype=dtype)
 
     def execute(
-        self, kind: str, src: np.ndarray, dst: np.ndarray, ndim: int, normalise: bool = True
+        self,
+        kind: str,
+        src: np.ndarray,
+        dst: np.ndarray,
+        ndim: int,
+        normalise: bool = True,
+        band: int | None = None,
     ) -> None:
-        """Unnormalised forward, inverse normalised unless told not to; ``src`` is kept."""
+        """Unnormalised forward, inverse normalised unless told not to; ``src`` is kept.
+        ``band`` is accepted and ignored: pocketfft has no pruned transforms, and the full
+        transform satisfies what a band promises."""
         axes = tuple(range(-ndim, 0))
         w = self.threads
         norm = "backward" if normalise else "forward"  # "forward": the inverse is unscaled
@@ -347,6 +355,18 @@ class PyFFTWBackend:
     def empty(self, shape: tuple[int, ...], dtype: type) -> np.ndarray:
         return self._pyfftw.empty_aligned(shape, dtype=dtype)
 
+    def _fftw(self, a: np.ndarray, b: np.ndarray, axes: tuple[int, ...], **extra: object) -> object:
+        """A ``pyfftw.FFTW`` plan from ``a`` to ``b`` with this backend's planner settings."""
+        return self._pyfftw.FFTW(
+            a,
+            b,
+            axes=axes,
+            flags=(self.planner, "FFTW_DESTROY_INPUT"),
+            threads=self.threads,
+            planning_timelimit=self.plan_seconds,
+            **extra,
+        )
+
     def _plan(self, kind: str, physical_shape: tuple[int, ...], ndim: int) -> tuple:
         key = (kind, physical_shape, ndim)
         plan = self._plans.get(key)
@@ -360,15 +380,7 @@ class PyFFTWBackend:
                 extra["direction"] = ["FFTW_REDFT10" if kind == "dct" else "FFTW_REDFT01"] * ndim
             elif kind == "irfft":
                 extra["direction"] = "FFTW_BACKWARD"
-            fftw = self._pyfftw.FFTW(
-                a,
-                b,
-                axes=axes,
-                flags=(self.planner, "FFTW_DESTROY_INPUT"),
-                threads=self.threads,
-                planning_timelimit=self.plan_seconds,
-                **extra,
-            )
+            fftw = self._fftw(a, b, axes, **extra)
             if kind == "irfft":
                 scale = 1.0 / math.prod(physical_shape[-ndim:])
             elif kind == "idct":
@@ -381,14 +393,68 @@ class PyFFTWBackend:
                 self._save_wisdom()
         return plan
 
+    def _pruned_plan(
+        self, kind: str, physical_shape: tuple[int, ...], ndim: int, band: int
+    ) -> tuple:
+        """Plans of a real transform whose leading axes are transformed for the first
+        ``band`` columns of the last spectral axis only: in-place complex transforms of
+        those columns over the leading axes, and real transforms along the last axis."""
+        key = (kind, physical_shape, ndim, band)
+        plan = self._plans.get(key)
+        if plan is None:
+            in_shape, out_shape, in_dtype, out_dtype = _io_shapes(kind, physical_shape, ndim)
+            a = self.empty(in_shape, in_dtype)
+            b = self.empty(out_shape, out_dtype)
+            inverse = kind == "irfft"
+            columns = (a if inverse else b)[..., :band]
+            direction = {"direction": "FFTW_BACKWARD"} if inverse else {}
+            plan = self._plans[key] = (
+                self._fftw(columns, columns, tuple(range(-ndim, -1)), **direction),
+                self._fftw(a, b, (-1,), **direction),
+                a,
+                b,
+                1.0 / math.prod(physical_shape[-ndim:]) if inverse else None,
+            )
+            if self.wisdom:
+                self._save_wisdom()
+        return plan
+
     def execute(
-        self, kind: str, src: np.ndarray, dst: np.ndarray, ndim: int, normalise: bool = True
+        self,
+        kind: str,
+        src: np.ndarray,
+        dst: np.ndarray,
+        ndim: int,
+        normalise: bool = True,
+        band: int | None = None,
     ) -> None:
         """Unnormalised forward, inverse normalised unless told not to; inverse kinds may
-        destroy ``src``."""
+        destroy ``src``. With ``band`` (real transforms of 2+ axes) the leading axes are
+        transformed for the first ``band`` columns of the last spectral axis only (see
+        :meth:`SpectralTransform.forward`)."""
         physical = dst.shape if kind in ("irfft", "idct") else src.shape
-        fftw, a, b, scale = self._plan(kind, physical, ndim)
-        _run_plan(fftw, a, b, scale if normalise else None, src, dst)
+        if band is None:
+            fftw, a, b, scale = self._plan(kind, physical, ndim)
+            _run_plan(fftw, a, b, scale if normalise else None, src, dst)
+            return
+        columns, rows, a, b, scale = self._pruned_plan(kind, physical, ndim, band)
+        inverse = kind == "irfft"
+
+        def run(x: np.ndarray, y: np.ndarray) -> None:
+            view = (x if inverse else y)[..., :band]
+            columns.update_arrays(view, view)  # both checked before either runs
+            rows.update_arrays(x, y)
+            for plan in (columns, rows) if inverse else (rows, columns):
+                plan.execute()
+
+        try:
+            run(src, dst)
+        except ValueError:  # misaligned or strided arrays: go through the plans' own buffers
+            a[...] = src
+            run(a, b)
+            dst[...] = b
+        if scale is not None and normalise:
+            np.multiply(dst, scale, out=dst)
 
     def execute_r2r(self, kinds: tuple[str, ...], src: np.ndarray, dst: np.ndarray) -> None:
         """Real-to-real transform with one kind per last axis (see :data:`R2R_KINDS`).
@@ -401,14 +467,11 @@ class PyFFTWBackend:
         if plan is None:
             a = self.empty(src.shape, np.float64)
             b = self.empty(src.shape, np.float64)
-            fftw = self._pyfftw.FFTW(
+            fftw = self._fftw(
                 a,
                 b,
-                axes=tuple(range(-len(kinds), 0)),
+                tuple(range(-len(kinds), 0)),
                 direction=[_FFTW_R2R[kind] for kind in kinds],
-                flags=(self.planner, "FFTW_DESTROY_INPUT"),
-                threads=self.threads,
-                planning_timelimit=self.plan_seconds,
             )
             inverse = [
                 2 * n
@@ -500,11 +563,26 @@ class SpectralTransform:
     def empty_spectral(self, lead: tuple[int, ...]) -> np.ndarray:
         return self.backend.empty((*lead, *self.grid.spectral_shape), self.spectral_dtype)
 
-    def forward(self, u: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    def _band(self, band: int | None) -> int | None:
+        """``band`` validated, or None where it would prune nothing."""
+        if band is None:
+            return None
+        if not self.grid.periodic:
+            raise ValueError("parameter 'band' needs a periodic grid (rfft layout)")
+        band = require_int("band", band, ge=1, le=self.grid.spectral_shape[-1])
+        return band if self.grid.ndim > 1 and band < self.grid.spectral_shape[-1] else None
+
+    def forward(
+        self, u: np.ndarray, out: np.ndarray | None = None, *, band: int | None = None
+    ) -> np.ndarray:
+        """Forward transform. ``band``: only the first ``band`` modes of the last axis are
+        wanted; the other axes are transformed for those columns only (about a sixth less
+        work at the 2/3 rule in 2-D), and the remaining columns of ``out`` hold partial
+        transforms, for callers that mask them."""
         lead = u.shape[: u.ndim - self.grid.ndim]
         if out is None:
             out = self.empty_spectral(lead)
-        self.backend.execute(self._forward_kind, u, out, self.grid.ndim)
+        self.backend.execute(self._forward_kind, u, out, self.grid.ndim, band=self._band(band))
         return out
 
     @property
@@ -520,11 +598,14 @@ class SpectralTransform:
         *,
         overwrite_input: bool = False,
         normalise: bool = True,
+        band: int | None = None,
     ) -> np.ndarray:
         """Inverse transform; with ``overwrite_input=True`` ``coeffs`` may be destroyed.
 
         ``normalise=False`` skips the ``inverse_scale`` factor, for callers that fold it
-        into a multiplier they apply anyway (one full-array pass less).
+        into a multiplier they apply anyway (one full-array pass less). ``band``: the
+        coefficients vanish beyond the first ``band`` modes of the last axis, so the other
+        axes are transformed for those columns only.
         """
         lead = coeffs.shape[: coeffs.ndim - self.grid.ndim]
         if out is None:
@@ -535,7 +616,9 @@ class SpectralTransform:
             if src is None:
                 src = self._scratch[coeffs.shape] = self.empty_spectral(lead)
             src[...] = coeffs
-        self.backend.execute(self._inverse_kind, src, out, self.grid.ndim, normalise)
+        self.backend.execute(
+            self._inverse_kind, src, out, self.grid.ndim, normalise, band=self._band(band)
+        )
         return out
 
 
