@@ -26,7 +26,7 @@ from functools import cached_property
 import numpy as np
 
 from pdesim.integrators import Nonlinear
-from pdesim.kernels import derivative_pair, product_sum, rows, sum_of_squares
+from pdesim.kernels import derivative_pair, product_sum, rows, scale, sum_of_squares
 from pdesim.spectral import DEALIAS_RULES, Grid
 from pdesim.systems._advection import AdvectedScalar1D
 from pdesim.systems.base import SpectralSystem, band_limited_noise, parameter
@@ -157,7 +157,7 @@ class KuramotoSivashinsky2D(SpectralSystem):
 
     def nonlinear(self, state: np.ndarray, t: float, out: np.ndarray) -> None:
         self._gradient_squared(state, t, out)
-        out *= self._multipliers[2]
+        scale(rows(out), rows(self._multipliers[2]), rows(out))
 
     def nonlinear_factors(self) -> tuple[Nonlinear, np.ndarray]:
         """``N = (-1/2 mask) F[|∇u|^2]``: the stepper folds the factor into ETDRK4."""
@@ -169,7 +169,7 @@ class KuramotoSivashinsky2D(SpectralSystem):
         g0, g1 = rows(grad_v[0]), rows(grad_v[1])
         product_sum(g0, rows(grad_u[0]), g1, rows(grad_u[1]), g0)
         self.transform.forward(grad_v[0], out=out, band=self._band)
-        out *= self._multipliers[3]
+        scale(rows(out), rows(self._multipliers[3]), rows(out))
 
     def dataset_frame(self, frame: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Files store ``u - <u>`` and the drifting mean as the scalar ``u_mean``."""
