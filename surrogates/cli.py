@@ -28,8 +28,19 @@ HELP = {
     "min_dt_stride": "smallest stride between frames (stored steps)",
     "max_dt_stride": "largest stride between frames (drawn per sample)",
     "rollout_steps": "steps of the (pushforward) rollout loss; 1 = one-step loss",
+    "rollout_curriculum": "grow the rollout loss from 1 to --rollout-steps frames over "
+    "this many steps (0: full length from the start)",
+    "input_noise": "Gaussian noise added to input frames, as a fraction of each sample's "
+    "field RMS; the model learns to undo it (0: off)",
+    "teacher_forcing": "mix alpha of the true frame into each rollout-loss input "
+    "(generalized teacher forcing; 0: free-running)",
+    "ema": "decay of an exponential moving average of the weights, which validation "
+    "scores and best.pt keeps (0: off)",
     "val_every": "validate every N steps (0: never)",
     "val_samples": "validation windows per dataset",
+    "val_horizon": "frames of the closed-loop valid rollouts whose median VPT(0.5) selects "
+    "the kept weights (best.pt); 0: keep the final weights",
+    "val_starts": "valid rollouts per validation (evenly spaced windows)",
     "checkpoint_every": "checkpoint every N steps (and at the end)",
     "seed": "random seed",
     "workers": "data-loader worker processes",

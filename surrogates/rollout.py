@@ -6,7 +6,9 @@ starts from a context window, feeds each prediction back, and stops a trajectory
 cleanly at the first step whose prediction is non-finite or exceeds ``bound`` in
 absolute value: that step and every later one are NaN in the returned frames and
 the step is recorded in ``stopped_at`` (``n_steps`` for a trajectory that never
-stopped), so nothing non-finite is ever fed back into a model.
+stopped), so nothing non-finite is ever fed back into a model. A forecaster with a
+state of its own (a reservoir) starts it in ``begin`` and drops stopped trajectories
+from it in ``keep``.
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ class Forecaster:
     def step(self, window: np.ndarray) -> np.ndarray:
         """The next frame ``(B, C, *space)`` after ``window (B, T, C, *space)``."""
         raise NotImplementedError
+
+    def keep(self, mask: np.ndarray) -> None:
+        """Drop the trajectories where ``mask (B,)`` is False from any internal state
+        (called by :func:`rollout` when some trajectories stop; stateless: nothing)."""
 
 
 @dataclass
@@ -88,6 +94,8 @@ def rollout(
             with np.errstate(invalid="ignore"):
                 ok = np.isfinite(flat).all(1) & (np.abs(flat).max(1) <= bound)
             stopped[idx[~ok]] = k
+            if not ok.all():
+                forecaster.keep(ok)
             idx, window, nxt = idx[ok], window[ok], nxt[ok]
             frames[idx, k] = nxt
             window = np.concatenate([window[:, 1:], nxt[:, None]], 1)

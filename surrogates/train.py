@@ -6,13 +6,32 @@ change at every time position of the window and the loss is the L1 distance to
 the true normalised changes ``(u_{t+1} - u_t) / d`` (positions with at least two
 frames of context). With ``rollout_steps = K > 1`` the model is then rolled out
 ``K - 1`` more steps and each prediction's change is scored the same way; with
-``pushforward`` the gradient does not flow through the earlier predictions.
+``pushforward`` the gradient does not flow through the earlier predictions. Options
+aimed at long rollouts:
+
+- ``rollout_curriculum = N``: the rollout length grows linearly from 1 to ``K`` over
+  the first ``N`` steps (``k_s = 1 + floor((K - 1) min(1, s / N))``);
+- ``input_noise = sigma``: Gaussian noise of ``sigma`` times each sample's field RMS
+  over the window is added to the input frames, and the targets are the changes from
+  the *noisy* frames to the clean next ones, so the model learns to pull a perturbed
+  state back (Sanchez-Gonzalez et al. 2020);
+- ``teacher_forcing = alpha``: each rollout-loss input is ``(1 - alpha) u_model +
+  alpha u_data`` (generalized teacher forcing, Hess et al. 2023, with a constant
+  ``alpha``; 0 = free-running);
+- ``ema = beta``: an exponential moving average of the weights
+  (:class:`surrogates.ema.WeightEMA`) is what validation scores and what the run keeps.
 
 AdamW; learning rate warmed up linearly from ``0.1 lr`` over ``warmup`` steps, then
 cosine-decayed to ``min_lr_ratio * lr``; gradients clipped to norm ``grad_clip``.
 Validation reports the one-step VRMSE (The Well's ``sqrt(mean_x (p - y)^2) /
 (std_x y + 1e-7)`` per field, on the data's own units, averaged over samples and
-fields) and that of persistence (predicting the last input frame).
+fields) and that of persistence (predicting the last input frame), and, with
+``val_horizon = H > 0``, the valid-prediction time of closed-loop rollouts:
+``val_starts`` windows spread evenly over the valid split are rolled out ``H`` frames
+and each rollout's VPT is its first step with field-mean VRMSE >= 0.5 (H if none).
+The run keeps the weights with the best median VPT (ties: the lower mean of
+``log VRMSE`` over the horizon) in ``best.pt``: one-step error and long-horizon skill
+are only weakly related, so the selection measures the latter.
 
 Data parallel: launched by ``torchrun``, each rank reads its shard of every global
 batch and gradients are averaged with ``all_reduce`` (gloo on CPU, NCCL on GPU)
@@ -20,12 +39,15 @@ after every backward pass, so the ranks' weights stay identical and match
 one-process training on the same global batch.
 
 The run directory holds ``config.json``, ``metrics.jsonl`` (one JSON object per
-step and per validation), ``checkpoint.pt`` (the last checkpoint) and
-``summary.json``.
+step and per validation), ``checkpoint.pt`` (the last checkpoint, to resume from),
+``best.pt`` (the selected weights: those of the best valid rollouts, or the final
+weights without ``val_horizon``; the averaged ones with ``ema``; what ``surrogates
+eval`` loads) and ``summary.json``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -43,9 +65,12 @@ from tqdm import tqdm
 
 from surrogates import metrics
 from surrogates.data import BatchPlan, MultiWindows, WellWindows
+from surrogates.ema import WeightEMA
 from surrogates.models import MODELS, Walrus
 
 CHECKPOINT = "checkpoint.pt"
+BEST = "best.pt"
+VPT_EPSILON = 0.5
 
 
 @dataclass
@@ -68,9 +93,15 @@ class TrainConfig:
     max_dt_stride: int = 1
     rollout_steps: int = 1
     pushforward: bool = True
+    rollout_curriculum: int = 0
+    input_noise: float = 0.0
+    teacher_forcing: float = 0.0
+    ema: float = 0.0
     jitter: bool = True
     val_every: int = 200
     val_samples: int = 64
+    val_horizon: int = 0
+    val_starts: int = 32
     checkpoint_every: int = 200
     seed: int = 0
     device: str = "cpu"
@@ -84,12 +115,20 @@ class TrainConfig:
             raise ValueError("data: give at least one dataset directory")
         if self.model not in MODELS:
             raise ValueError(f"model={self.model!r}; allowed: {', '.join(MODELS)}")
-        positive = ("steps", "batch_size", "n_steps_input", "rollout_steps", "val_samples")
+        positive = (
+            "steps",
+            "batch_size",
+            "n_steps_input",
+            "rollout_steps",
+            "val_samples",
+            "val_starts",
+        )
         for key in positive:
             value = getattr(self, key)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{key}={value!r}; allowed: an integer >= 1")
-        for key in ("warmup", "val_every", "checkpoint_every", "workers", "threads"):
+        counts = ("warmup", "val_every", "checkpoint_every", "workers", "threads")
+        for key in (*counts, "rollout_curriculum", "val_horizon"):
             value = getattr(self, key)
             if not isinstance(value, int) or value < 0:
                 raise ValueError(f"{key}={value!r}; allowed: an integer >= 0 (0: never/none)")
@@ -100,6 +139,17 @@ class TrainConfig:
             raise ValueError(f"drop_prob={self.drop_prob!r}; allowed: 0 <= p < 1, and 0 for walrus")
         if not 0 <= self.min_lr_ratio <= 1:
             raise ValueError(f"min_lr_ratio={self.min_lr_ratio!r}; allowed: 0..1")
+        if not 0 <= self.input_noise < 1:
+            raise ValueError(f"input_noise={self.input_noise!r}; allowed: 0 <= sigma < 1")
+        if not 0 <= self.teacher_forcing <= 1:
+            raise ValueError(f"teacher_forcing={self.teacher_forcing!r}; allowed: 0..1")
+        if not (self.ema == 0 or 0 < self.ema < 1):
+            raise ValueError(f"ema={self.ema!r}; allowed: 0 (off) or 0 < decay < 1")
+        if (self.input_noise or self.teacher_forcing) and self.model != "walrus":
+            raise ValueError(
+                "input_noise and teacher_forcing apply to walrus only; "
+                f"model={self.model!r} trains without them"
+            )
 
 
 def learning_rate(cfg: TrainConfig, step: int) -> float:
@@ -131,22 +181,42 @@ def _fields(info) -> tuple[list[str], list[str]]:
     return list(info.field_names + info.constant_field_names), list(info.field_names)
 
 
-def batch_loss(model: torch.nn.Module, batch: dict, infos: list, cfg: TrainConfig, device):
-    """The L1 loss on normalised changes, one-step plus optional rollout steps."""
+def rollout_length(cfg: TrainConfig, step: int) -> int:
+    """Frames scored at (0-based) ``step``: ``rollout_steps``, grown linearly from 1 over
+    the first ``rollout_curriculum`` steps."""
+    if not cfg.rollout_curriculum:
+        return cfg.rollout_steps
+    grown = (cfg.rollout_steps - 1) * min(1.0, step / cfg.rollout_curriculum)
+    return 1 + int(grown)
+
+
+def batch_loss(
+    model: torch.nn.Module, batch: dict, infos: list, cfg: TrainConfig, device, step: int = 0
+):
+    """The L1 loss on normalised changes, one-step plus optional rollout steps (see the
+    module docstring for the noise, curriculum and teacher-forcing options)."""
     info = infos[int(batch["dataset_index"][0])]
     in_fields, out_fields = _fields(info)
     n_out = len(out_fields)
     bcs = batch["boundary_conditions"][0]
     window, targets = _window(batch, device)
+    clean = window[:, :, :n_out]
+    if cfg.input_noise:
+        dims = [1, *range(3, window.ndim)]
+        rms = clean.pow(2).mean(dims, keepdim=True).sqrt()
+        noisy = clean + cfg.input_noise * rms * torch.randn_like(clean)
+        window = torch.cat([noisy, window[:, :, n_out:]], 2)
     delta, d = model(window, bcs, in_fields, out_fields)
-    frames = torch.cat([window[:, :, :n_out], targets[:, :1]], 1)
-    true = frames.diff(dim=1) / d
+    following = torch.cat([clean[:, 1:], targets[:, :1]], 1)
+    true = (following - window[:, :, :n_out]) / d
     first = 1 if window.shape[1] > 1 else 0
     losses = [(delta[:, first:] - true[:, first:]).abs().mean()]
-    for k in range(1, targets.shape[1]):
+    for k in range(1, min(targets.shape[1], rollout_length(cfg, step))):
         nxt = window[:, -1, :n_out] + d[:, 0] * delta[:, -1]
         if cfg.pushforward:
             nxt = nxt.detach()
+        if cfg.teacher_forcing:
+            nxt = (1 - cfg.teacher_forcing) * nxt + cfg.teacher_forcing * targets[:, k - 1]
         full = torch.cat([nxt, window[:, -1, n_out:]], 1)
         window = torch.cat([window[:, 1:], full[:, None]], 1)
         delta, d = model(window, bcs, in_fields, out_fields)
@@ -189,6 +259,42 @@ def validate(model: Walrus, sets: list[WellWindows], n_samples: int, seed: int, 
     return result
 
 
+@torch.no_grad()
+def validate_rollouts(
+    model: torch.nn.Module, sets: list[WellWindows], n_starts: int, device
+) -> dict[str, float]:
+    """Closed-loop skill on windows of ``n_steps_input`` + H frames (H: the sets' output
+    length): per dataset the median VPT(0.5) in frames over ``n_starts`` rollouts from
+    evenly spaced windows, and the mean of ``log VRMSE`` over their steps."""
+    was_training = model.training
+    model.eval()
+    result: dict[str, float] = {}
+    vpts, logs = [], []
+    for ds in sets:
+        in_fields, out_fields = _fields(ds.info)
+        picks = np.unique(np.linspace(0, len(ds) - 1, min(n_starts, len(ds))).astype(int))
+        samples = [ds[int(i)] for i in picks]
+        batch = {k: torch.stack([s[k] for s in samples]) for k in samples[0]}
+        window, targets = _window(batch, device)
+        pred = model.rollout(
+            window, targets.shape[1], batch["boundary_conditions"][0], in_fields, out_fields
+        )
+        b, h = targets.shape[:2]
+        err = metrics.vrmse(pred.flatten(0, 1).double(), targets.flatten(0, 1).double())
+        err = err.reshape(b, h, -1).mean(-1).cpu().numpy()
+        vpt = [metrics.first_crossing(curve, VPT_EPSILON) for curve in err]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_err = np.log(np.where(np.isfinite(err), np.maximum(err, 1e-12), 1e6))
+        result[f"{ds.info.name}/vpt_frames"] = float(np.median(vpt))
+        result[f"{ds.info.name}/mean_log_vrmse"] = float(log_err.mean())
+        vpts.append(float(np.median(vpt)))
+        logs.append(float(log_err.mean()))
+    model.train(was_training)
+    result["vpt_frames"] = float(np.mean(vpts))
+    result["mean_log_vrmse"] = float(np.mean(logs))
+    return result
+
+
 def load_checkpoint(path: Path) -> dict:
     """A checkpoint's contents; ValueError naming the file if it is unreadable."""
     try:
@@ -204,8 +310,12 @@ def load_checkpoint(path: Path) -> dict:
 
 
 def _save(path: Path, state: dict) -> None:
+    """Write ``state`` under a temporary name, fsync it, then rename it into place."""
     tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(state, tmp)
+    with open(tmp, "wb") as handle:
+        torch.save(state, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
     os.replace(tmp, path)
 
 
@@ -253,16 +363,30 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None, progress: 
         for d in cfg.data
     ]
     infos = [ds.info for ds in train_sets]
-    valid_sets = []
+    valid_sets, horizon_sets = [], []
     if cfg.val_every:
         valid_sets = [
             WellWindows(d, "valid", cfg.n_steps_input, 1, cfg.min_dt_stride, cfg.min_dt_stride)
+            for d in cfg.data
+        ]
+    if cfg.val_every and cfg.val_horizon:
+        horizon_sets = [
+            WellWindows(
+                d,
+                "valid",
+                cfg.n_steps_input,
+                cfg.val_horizon,
+                cfg.min_dt_stride,
+                cfg.min_dt_stride,
+            )
             for d in cfg.data
         ]
     extra = {"drop_prob": cfg.drop_prob} if cfg.drop_prob else {}
     model = MODELS[cfg.model](cfg.config, infos, jitter=cfg.jitter, **extra).to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    ema = WeightEMA(model, cfg.ema) if cfg.ema else None
+    best: dict[str, Any] = {}
 
     out = Path(cfg.out)
     ckpt_path = out / CHECKPOINT
@@ -283,6 +407,9 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None, progress: 
         optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["rng"])
         start = int(state["step"])
+        if ema is not None and "ema" in state:
+            ema.load_state_dict(state["ema"])
+        best = dict(state.get("best", {}))
     if world > 1:
         for p in model.state_dict().values():
             dist.broadcast(p, 0)
@@ -323,8 +450,33 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None, progress: 
             "rng": torch.get_rng_state(),
             "fields": model.fields,
             "model_config": model.cfg.to_dict(),
+            "best": best,
         }
+        if ema is not None:
+            state["ema"] = ema.state_dict()
         _save(ckpt_path, state)
+
+    def keep_best(step: int, score: dict[str, float]) -> None:
+        """Write ``best.pt`` (the weights validation scored) if ``score`` beats the best."""
+        key = (score.get("vpt_frames", 0.0), -score.get("mean_log_vrmse", 0.0))
+        if best and key <= (best["vpt_frames"], -best["mean_log_vrmse"]):
+            return
+        best.clear()
+        best.update({"step": step, "vpt_frames": key[0], "mean_log_vrmse": -key[1]})
+        weights = ema.shadow if ema is not None else model.state_dict()
+        record = {"step": step, "model": weights, "fields": model.fields, "score": dict(best)}
+        _save(out / BEST, {**record, "model_config": model.cfg.to_dict()})
+
+    def validation(step: int) -> dict[str, float]:
+        with ema.applied(model) if ema is not None else contextlib.nullcontext():
+            result = validate(model, valid_sets, cfg.val_samples, cfg.seed, device)
+            if horizon_sets:
+                # the same jitter draws at every validation, independent of training's
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(cfg.seed)
+                    result.update(validate_rollouts(model, horizon_sets, cfg.val_starts, device))
+                keep_best(step, result)
+        return result
 
     model.train()
     tick = time.perf_counter()
@@ -334,7 +486,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None, progress: 
             lr = learning_rate(cfg, step - 1)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            loss = batch_loss(model, batch, infos, cfg, device)
+            loss = batch_loss(model, batch, infos, cfg, device, step - 1)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"loss became {float(loss)} at step {step}")
             optimizer.zero_grad(set_to_none=True)
@@ -343,6 +495,8 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None, progress: 
                 _average_gradients(params, world)
             grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
             optimizer.step()
+            if ema is not None:
+                ema.update(model)
             now = time.perf_counter()
             rate = cfg.batch_size / max(now - tick, 1e-9)
             tick = now
@@ -354,24 +508,34 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None, progress: 
                 continue
             metrics.write(json.dumps(last) + "\n")
             if cfg.val_every and (step % cfg.val_every == 0 or step == cfg.steps):
-                val = validate(model, valid_sets, cfg.val_samples, cfg.seed, device)
+                val = validation(step)
                 metrics.write(json.dumps({"step": step, **{f"val/{k}": v for k, v in val.items()}}))
                 metrics.write("\n")
                 if say:
+                    rollouts = (
+                        f"; valid VPT(0.5) {val['vpt_frames']:g} of {cfg.val_horizon} frames "
+                        f"(median of {cfg.val_starts} rollouts; best {best['vpt_frames']:g} "
+                        f"at step {best['step']})"
+                        if "vpt_frames" in val
+                        else ""
+                    )
                     say(
                         f"step {step}: valid one-step VRMSE {val['vrmse']:.4f} "
-                        f"(persistence {val['persistence_vrmse']:.4f})"
+                        f"(persistence {val['persistence_vrmse']:.4f}){rollouts}"
                     )
             metrics.flush()
+            if step == cfg.steps and not best:
+                keep_best(step, {})
             if (cfg.checkpoint_every and step % cfg.checkpoint_every == 0) or step == cfg.steps:
                 checkpoint(step)
     finally:
         bar.close()
         if metrics is not None:
             metrics.close()
-        for ds in train_sets + valid_sets:
+        for ds in train_sets + valid_sets + horizon_sets:
             ds.close()
     summary = {"steps": step, "world_size": world, "last": last, "validation": val}
+    summary["selected"] = dict(best)
     if rank == 0:
         (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return model, summary
