@@ -1,5 +1,5 @@
 """The ``surrogates`` command line: ``surrogates train --data DIR... --out RUN_DIR`` and
-``surrogates eval RUN_DIR [--horizon N]``."""
+``surrogates eval RUN_DIR [--horizon N] [--context N]``."""
 
 from __future__ import annotations
 
@@ -87,7 +87,22 @@ def _eval_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("run", metavar="RUN_DIR", help="run directory (config.json, checkpoint.pt)")
     p.add_argument(
-        "--horizon", type=int, default=None, help="rollout steps (default: the test trajectories')"
+        "--horizon",
+        type=int,
+        default=None,
+        help="rollout steps (default: every test frame after the context)",
+    )
+    p.add_argument(
+        "--context",
+        type=int,
+        default=None,
+        help="context frames every forecaster starts after (default: the largest any needs)",
+    )
+    p.add_argument(
+        "--no-reservoir",
+        dest="reservoir",
+        action="store_false",
+        help="skip the echo-state reservoir (its selection on the valid split)",
     )
     p.add_argument("--batch-size", type=int, default=16, help="trajectories rolled out together")
     p.add_argument(
@@ -110,7 +125,7 @@ def _eval(args: dict) -> int:
     for name in reports:
         out = Path(args["run"]) / "eval" / name
         print((out / "summary.md").read_text())
-        print(f"report: {out}/report.json, summary.md, *.png")
+        print(f"report: {out}/report.json, summary.md, rollouts.hdf5, *.png")
     return 0
 
 

@@ -14,11 +14,15 @@ fields; every per-frame metric returns ``(N, C)`` (or ``(N, C, bins)``). With
   three bins add up to the MSE; ``nmse`` divides by the target's power in each bin.
 
 Horizons threshold an error curve at its first crossing (a non-finite value counts
-as a crossing). Long-run statistics compare sets of states or series: the
-state-space divergence ``D_stsp = KL(p_true || p_gen)`` (binned for <= 5 dims,
-Gaussian mixture otherwise; Hess et al. 2023), the power-spectrum Hellinger
-distance ``D_H`` (Mikhaeil et al. 2022), the isotropic energy-spectrum error and
-the histogram 1-Wasserstein distance.
+as a crossing). Stability: the first non-finite frame, the first exit from the
+training envelope, the spectral drift time (windows of the energy spectrum against
+the true time-mean one, :func:`drift_time`) and the collapse of the temporal
+variability (:func:`collapsed`). Long-run statistics compare sets of states or
+series: the state-space divergence ``D_stsp = KL(p_true || p_gen)`` (binned for
+<= 5 dims, Gaussian mixture otherwise; Hess et al. 2023), the power-spectrum
+Hellinger distance ``D_H`` (Mikhaeil et al. 2022), the isotropic energy-spectrum
+error up to the 2/3 dealiasing cut-off (:func:`spectrum_log2_error`), the histogram
+1-Wasserstein distance and the temporal autocorrelation error (:func:`acf_error`).
 """
 
 from __future__ import annotations
@@ -128,6 +132,12 @@ def energy_spectrum(frames) -> tuple[np.ndarray, np.ndarray]:
     return k, spec
 
 
+def dealias_cutoff(shape: tuple[int, ...]) -> int:
+    """The 2/3-rule cut-off ``k_c = min(shape) // 3`` of the integer shell index of
+    :func:`energy_spectrum` (``N / 3`` on each axis of a square grid: 21 for N = 64)."""
+    return min(shape) // 3
+
+
 def spectrum_log_error(pred_spectrum, true_spectrum, floor: float = 1e-12) -> np.ndarray:
     """``max_k |log E_pred(k) - log E_true(k)|`` over the last axis, for ``k >= 1`` where
     the true spectrum exceeds ``floor`` times its maximum (resolved wavenumbers)."""
@@ -139,6 +149,23 @@ def spectrum_log_error(pred_spectrum, true_spectrum, floor: float = 1e-12) -> np
     diff = np.where(keep, diff, 0.0)
     diff = np.where(np.isnan(diff) & keep, np.inf, diff)
     return diff.max(-1)
+
+
+def spectrum_log2_error(pred_spectrum, true_spectrum, k_max: int) -> np.ndarray:
+    """``max_{1 <= k <= k_max} |log2(E_pred(k) / E_true(k))|`` over the last axis of two
+    spectra (as :func:`energy_spectrum` returns them, index = shell k).
+
+    1 means "within a factor 2 at every wavenumber up to ``k_max``" (take ``k_max`` =
+    :func:`dealias_cutoff`). A wavenumber where exactly one of the two is zero or where
+    the prediction is non-finite scores ``inf``; one where both are zero scores 0."""
+    p = np.asarray(pred_spectrum, dtype=np.float64)[..., 1 : k_max + 1]
+    t = np.asarray(true_spectrum, dtype=np.float64)[..., 1 : k_max + 1]
+    if p.shape[-1] < 1:
+        raise ValueError(f"k_max={k_max!r}; allowed: 1..{np.shape(true_spectrum)[-1] - 1}")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        diff = np.abs(np.log2(p) - np.log2(t))
+    diff = np.where((p == 0) & (t == 0), 0.0, diff)
+    return np.where(np.isnan(diff), np.inf, diff).max(-1)
 
 
 def histogram_w1(pred, true) -> float:
@@ -192,25 +219,100 @@ def envelope_exit(frames, max_train_rms, factor: float = 5.0) -> int:
 def drift_time(
     frames,
     reference_spectrum,
-    window: int | None = None,
-    tol: float = math.log(2),
+    window: int,
+    tol: float = 1.0,
     floor: float = 1e-3,
+    k_max: int | None = None,
 ) -> int:
-    """First step of the first window of ``frames (T, C, *space)`` (windows of ``window``
-    steps, default ``max(4, T // 8)``) whose time-mean energy spectrum differs from
-    ``reference_spectrum (C, k)`` by more than ``tol`` in log at some wavenumber holding
-    more than ``floor`` times the peak energy (see :func:`spectrum_log_error`), or that
-    holds a non-finite value; ``T`` if none."""
+    """First step of the first window of ``frames (T, C, *space)`` whose time-mean
+    energy spectrum leaves a factor ``2**tol`` of ``reference_spectrum (C, K)``; ``T``
+    if none (see :func:`drift_times`, which this calls for one trajectory)."""
     a = np.asarray(frames, dtype=np.float64)
-    w = window or max(4, len(a) // 8)
-    for start in range(0, len(a) - w + 1, w):
-        chunk = a[start : start + w]
-        if not np.all(np.isfinite(chunk)):
-            return start
-        _, e = energy_spectrum(chunk)
-        if np.max(spectrum_log_error(e.mean(0), reference_spectrum, floor)) > tol:
-            return start
-    return len(a)
+    _, e = energy_spectrum(a)
+    return int(drift_times(e[None], reference_spectrum, window, tol, floor, k_max)[0])
+
+
+def drift_times(
+    spectra,
+    reference_spectrum,
+    window: int,
+    tol: float = 1.0,
+    floor: float = 1e-3,
+    k_max: int | None = None,
+) -> np.ndarray:
+    """Spectral drift step per trajectory of the energy spectra ``(B, T, C, K)`` of its
+    frames (:func:`energy_spectrum` of each frame).
+
+    The frames are cut into consecutive windows ``[j W, (j + 1) W)`` of ``W = window``
+    steps (a tail shorter than W is not tested). Window j of trajectory b drifts when
+
+        max_{c, k in R_c} |log2( mean_{t in window} E_b(t, c, k) / E_ref(c, k) )| > tol
+
+    with ``R_c`` the resolved wavenumbers ``1 <= k <= k_max`` (default: all) whose
+    reference energy exceeds ``floor`` times the field's peak, or when the window holds
+    a non-finite value. The drift step is ``j W`` of the first drifting window, ``T``
+    if none (censored). ``E_ref`` should be the time-mean spectrum of the true frames,
+    pooled over trajectories, and W long enough that true trajectories do not drift:
+    on KS (L = 22, N = 64) the 1-Lyapunov-time mean spectrum of one trajectory swings
+    by orders of magnitude at the odd wavenumbers k = 1, 3, 5, 7 (the flow lingers near
+    L/2-periodic states) and 20 Lyapunov times are needed (see
+    :mod:`surrogates.evaluate`)."""
+    e = np.asarray(spectra, dtype=np.float64)
+    ref = np.asarray(reference_spectrum, dtype=np.float64)
+    if e.ndim != 4 or ref.shape != e.shape[2:]:
+        raise ValueError(f"spectra {e.shape}, reference {ref.shape}: need (B, T, C, K) and (C, K)")
+    if not isinstance(window, (int, np.integer)) or window < 1:
+        raise ValueError(f"window={window!r}; allowed: an integer >= 1")
+    b, t = e.shape[:2]
+    k = np.arange(ref.shape[-1])
+    resolved = (ref > floor * ref.max(-1, keepdims=True)) & (k >= 1)
+    if k_max is not None:
+        resolved &= k <= k_max
+    n_win = t // window
+    out = np.full(b, t, dtype=np.int64)
+    if n_win == 0:
+        return out
+    chunks = e[:, : n_win * window].reshape(b, n_win, window, *ref.shape)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = chunks.mean(2)
+        err = np.abs(np.log2(mean) - np.log2(ref))
+    bad = np.where(resolved, np.where(np.isnan(err), np.inf, err), 0.0).max((-2, -1)) > tol
+    bad |= ~np.isfinite(chunks).all((2, 3, 4))
+    first = np.argmax(bad, 1)
+    hit = bad.any(1)
+    out[hit] = first[hit] * window
+    return out
+
+
+def collapse_ratio(pred, true) -> np.ndarray:
+    """Temporal variability of ``pred`` over that of ``true``, per trajectory and field,
+    of series ``(B, T, C, *space)``:
+
+        r_bc = s_c(pred_b) / s_c(true_b),   s_c(u) = <sqrt((1/T) sum_t (u(t, x) - u_bar(x))^2)>_x
+
+    with ``u_bar(x)`` the time mean at each point and ``<.>_x`` the mean over space.
+    ``inf`` where the truth does not vary (and the prediction does), 1 where neither does;
+    ``nan`` for a trajectory with a non-finite value."""
+    p, y = _pair(pred, true)
+    if y.ndim < 4:
+        raise ValueError(f"series of shape {y.shape}; expected (B, T, C, *space)")
+    space = tuple(range(2, y.ndim - 1))  # of the time std (B, C, *space)
+    sp, st = p.std(1).mean(space), y.std(1).mean(space)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.where(st > 0, sp / st, np.where(sp > 0, np.inf, 1.0))
+    finite = np.isfinite(p).all((1, *range(3, p.ndim)))  # (B, C)
+    return np.where(finite.all(1, keepdims=True), r, np.nan)
+
+
+def collapsed(pred, true, ratio: float = 0.5) -> np.ndarray:
+    """``(B,)``: True where some field of a finite trajectory of ``pred (B, T, C, *space)``
+    has ``r_bc < ratio`` (:func:`collapse_ratio`): its temporal standard deviation,
+    averaged over space, is below ``ratio`` times the truth's over the same span (a
+    rollout frozen into a fixed point or a small limit cycle). A trajectory with a
+    non-finite value is not collapsed (it is counted as non-finite instead)."""
+    r = collapse_ratio(pred, true)
+    with np.errstate(invalid="ignore"):
+        return np.any(r < ratio, axis=1)
 
 
 def mass_drift(frames) -> np.ndarray:
@@ -310,19 +412,73 @@ def d_stsp(true, gen) -> float:
 def power_spectrum_hellinger(true, gen, smoothing: float = 20.0) -> float:
     """``D_H``: per dimension of ``(T, D)`` series, the standardised series' ``|rfft|^2``,
     Gaussian-smoothed (sigma ``smoothing`` bins) and normalised to sum 1, then
-    ``sqrt(1 - sum sqrt(p q))``; averaged over dimensions (1 for a constant series)."""
+    ``sqrt(1 - sum sqrt(p q))``; averaged over dimensions (1 for a constant series).
+
+    Series ``(B, T, D)`` of B trajectories are pooled: each trajectory's normalised
+    spectrum is computed as above and ``p``, ``q`` are their means over B."""
     x, g = np.asarray(true, dtype=np.float64), np.asarray(gen, dtype=np.float64)
-    if x.ndim != 2 or x.shape != g.shape:
-        raise ValueError(f"true {x.shape}, gen {g.shape}: need equal (T, D) series")
+    if x.ndim not in (2, 3) or x.shape != g.shape:
+        raise ValueError(f"true {x.shape}, gen {g.shape}: need equal (T, D) or (B, T, D) series")
     if not np.all(np.isfinite(g)):
         return math.inf
+    if x.ndim == 2:
+        x, g = x[None], g[None]
 
     def spectrum(a: np.ndarray) -> np.ndarray:
-        a = (a - a.mean(0)) / (a.std(0) + EPS)
-        p = gaussian_filter1d(np.abs(np.fft.rfft(a, axis=0)) ** 2, smoothing, axis=0)
-        total = p.sum(0)
-        return p / np.where(total > 0, total, 1.0)
+        centred, sd = a - a.mean(1, keepdims=True), a.std(1, keepdims=True)
+        # constant up to round-off (a frozen rollout): no spectrum, not white noise
+        still = sd <= 1e-10 * (np.abs(a).max(1, keepdims=True) + EPS)
+        a = np.where(still, 0.0, centred / (sd + EPS))
+        p = gaussian_filter1d(np.abs(np.fft.rfft(a, axis=1)) ** 2, smoothing, axis=1)
+        total = p.sum(1, keepdims=True)
+        return (p / np.where(total > 0, total, 1.0)).mean(0)
 
     # a constant series has no spectrum (all zeros): its overlap is 0, so D_H = 1
     bc = np.sqrt(spectrum(x) * spectrum(g)).sum(0)
     return float(np.mean(np.sqrt(np.clip(1.0 - bc, 0.0, None))))
+
+
+# -- temporal autocorrelation
+
+
+def autocorrelation(series, max_lag: int) -> np.ndarray:
+    """Autocorrelation function ``(C, max_lag + 1)`` of series ``(B, T, C, *space)``,
+    pooled over trajectories b and points x, per field c:
+
+        ACF_c(tau) = G_c(tau) / G_c(0),
+        G_c(tau) = (1 / (B |X|)) sum_{b, x} (1 / (T - tau)) sum_{t < T - tau} v(t) v(t + tau)
+
+    with ``v = u - mu_c`` and ``mu_c`` the mean of field c over all b, t, x (so a series
+    frozen in time but not in space has ACF = 1 at every lag); a field constant over
+    all b, t, x has ACF = 1 by convention. Computed with zero-padded FFTs, one
+    trajectory at a time."""
+    a = np.asarray(series, dtype=np.float64)
+    if a.ndim < 4:
+        raise ValueError(f"series of shape {a.shape}; expected (B, T, C, *space)")
+    b, t, c = a.shape[:3]
+    if not isinstance(max_lag, (int, np.integer)) or not 0 <= max_lag < t:
+        raise ValueError(f"max_lag={max_lag!r}; allowed: 0..{t - 1} for {t} steps")
+    if not np.all(np.isfinite(a)):
+        return np.full((c, max_lag + 1), np.nan)
+    space = tuple(range(3, a.ndim))
+    mu = a.mean((0, 1, *space))
+    n = 1 << int(2 * t - 1).bit_length()
+    total = np.zeros((c, max_lag + 1))
+    for traj in a:
+        v = (traj - mu.reshape(c, *(1,) * len(space))).reshape(t, c, -1)
+        f = np.fft.rfft(v, n, axis=0)
+        lagged = np.fft.irfft(np.abs(f) ** 2, n, axis=0)[: max_lag + 1]
+        total += lagged.sum(-1).T
+    g = total / (b * math.prod(a.shape[3:]) * (t - np.arange(max_lag + 1)))
+    return np.where(g[:, :1] > 0, g / np.where(g[:, :1] > 0, g[:, :1], 1.0), 1.0)
+
+
+def acf_error(pred, true, max_lag: int) -> float:
+    """``max_{c, 0 <= tau <= max_lag} |ACF_pred(c, tau) - ACF_true(c, tau)|`` of
+    :func:`autocorrelation` (0 for equal series, up to 2; ``inf`` when ``pred`` holds a
+    non-finite value)."""
+    p, y = _pair(pred, true)
+    acf_p = autocorrelation(p, max_lag)
+    if not np.all(np.isfinite(acf_p)):
+        return math.inf
+    return float(np.abs(acf_p - autocorrelation(y, max_lag)).max())

@@ -295,15 +295,20 @@ def validate_rollouts(
     return result
 
 
-def load_checkpoint(path: Path) -> dict:
-    """A checkpoint's contents; ValueError naming the file if it is unreadable."""
+WEIGHT_KEYS = frozenset({"step", "model", "fields", "model_config"})
+RESUME_KEYS = WEIGHT_KEYS | {"optimizer", "rng"}
+
+
+def load_checkpoint(path: Path, required: frozenset[str] = RESUME_KEYS) -> dict:
+    """A checkpoint's contents (``required``: the keys it must hold; ``WEIGHT_KEYS`` for
+    ``best.pt``); ValueError naming the file if it is unreadable or incomplete."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise ValueError(f"checkpoint {str(path)!r} is corrupt or unreadable: {exc}") from exc
     if not isinstance(state, dict):
         raise ValueError(f"checkpoint {str(path)!r} is not a training checkpoint")
-    missing = {"step", "model", "optimizer", "rng", "fields", "model_config"} - set(state)
+    missing = required - set(state)
     if missing:
         raise ValueError(f"checkpoint {str(path)!r} is incomplete: missing {sorted(missing)}")
     return state

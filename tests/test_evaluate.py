@@ -1,23 +1,42 @@
-"""The evaluation report: end to end on a tiny run, blow-ups, bad input, the CLI."""
+"""The evaluation report: end to end on a tiny run, instability counts, the common
+start, rollouts.hdf5, bad input, the CLI, and the scoring against hand cases."""
 
 import json
+import math
 import shutil
+import sys
+import types
 
+import h5py
 import numpy as np
 import pytest
 import torch
 from test_surrogates_data import KS1D, WALLS2D, write_dataset
 
+from surrogates import metrics as m
 from surrogates.cli import main
-from surrogates.evaluate import EvalConfig, evaluate
-from surrogates.train import CHECKPOINT, TrainConfig, train
+from surrogates.evaluate import (
+    EvalConfig,
+    evaluate,
+    lyapunov_exponent,
+    markdown,
+    noise_floor,
+    prepare,
+    score,
+    write_rollouts,
+)
+from surrogates.models.baselines import Persistence
+from surrogates.rollout import Rollout, trajectories
+from surrogates.train import BEST, TrainConfig, train
+
+KEYS = {"walrus", "persistence", "climatology", "dmd", "twin"}
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("eval")
-    data = write_dataset(root / "ks1d", KS1D, n_traj=4, n_t=16, splits=("train", "valid", "test"))
+    data = write_dataset(root / "ks1d", KS1D, n_traj=4, n_t=40, splits=("train", "valid", "test"))
     cfg = TrainConfig(
         data=[str(data)],
         out=str(root / "run"),
@@ -31,63 +50,298 @@ def run(tmp_path_factory):
     return root / "run"
 
 
-def test_report_end_to_end(run):
-    report = evaluate(EvalConfig(str(run), horizon=10, lyapunov=0.05))["ks1d"]
+@pytest.fixture(scope="module")
+def report(run):
+    """The default evaluation: every test frame after the model's 3 context frames."""
+    return evaluate(EvalConfig(str(run), lyapunov=0.05, reservoir=False))["ks1d"]
+
+
+def test_report_end_to_end(run, report):
     out = run / "eval" / "ks1d"
-    for name in ("report.json", "summary.md", "error_vs_lead.png", "spectra.png", "spacetime.png"):
+    for name in (
+        "report.json",
+        "summary.md",
+        "error_vs_lead.png",
+        "spectra.png",
+        "spacetime.png",
+        "rollouts.hdf5",
+    ):
         assert (out / name).stat().st_size > 0
+    assert not list(out.glob(".*tmp"))
     on_disk = json.loads((out / "report.json").read_text())
-    assert set(on_disk["forecasters"]) == {
-        "walrus (step 2)",
-        "persistence",
-        "climatology",
-        "dmd",
-        "twin",
-    }
+    assert on_disk == report
+    assert set(on_disk["forecasters"]) == KEYS
+    assert on_disk["forecasters"]["walrus"]["label"] == "walrus (step 2)"
+    # the default horizon: every one of the 40 test frames after the 3 context frames
+    assert report["context_frames"] == 3 and report["horizon"] == 37
+    # 37 steps x dt 0.1 x lambda 0.05; the long-run span is the last half, steps 18..37
+    assert report["rollout_lyapunov"] == pytest.approx(37 * 0.1 * 0.05)
+    assert report["long_run_span"]["steps"] == 19
+    assert report["long_run_span"]["lyapunov"] == pytest.approx(19 * 0.1 * 0.05)
+    assert report["long_run_enough"] is False
     pers = report["forecasters"]["persistence"]
-    # the horizons are the first crossings of the per-trajectory curves, in steps x dt x lambda
     h = pers["horizons"]["vpt_0.5"]
     assert h["lyapunov_median"] == pytest.approx(h["median"] * report["dt"] * 0.05)
     curve = np.array(pers["curves"]["vrmse"]["median"])
-    assert len(curve) == 10 and curve[0] < curve[-1]
-    # climatology is the training mean: its VRMSE stays near 1 against any frame's spread
-    assert pers["blew_up"] == 0 and pers["stopped_at"]["median"] == 10
-    assert "| persistence |" in (out / "summary.md").read_text()
+    assert len(curve) == 37 and curve[0] < curve[-1]
+    # persistence never stops or leaves the envelope, but it is frozen: 4 collapses of 4
+    assert pers["unstable"] == {"nonfinite": 0, "envelope": 0, "collapse": 4, "unstable": 4}
+    assert pers["collapse_ratio"]["per_trajectory"] == [0.0] * 4
+    assert pers["checks"]["nonfinite"] == {"pass": True, "value": 0}
+    assert pers["checks"]["collapse"] == {"pass": False, "value": 4}
+    assert pers["checks"]["all"] is False
+    assert pers["stopped_at"]["median"] == 37
+    # spectrum check: the value and a limit of a factor 2
+    spec = pers["checks"]["spectrum"]
+    assert spec["value"] == pers["long_run"]["spectrum_log2_error"] and spec["limit"] == 1.0
+    assert spec["pass"] is (spec["value"] <= 1.0)
+    floor = report["noise_floor"]
+    assert pers["checks"]["d_h"]["limit"] == pytest.approx(2 * floor["d_h"])
+    for key in ("d_stsp", "d_h", "w1", "acf", "spectrum_log2_error"):
+        assert key in floor and key in pers["long_run"]
+    # a 20-Lyapunov-time drift window (4000 steps here) does not fit: not tested
+    assert report["settings"]["drift_window_steps"] is None
+    assert "drift_time" not in pers["horizons"]
+    assert report["settings"]["k_cutoff"] == 32 // 3
+    text = (out / "summary.md").read_text()
+    assert "| persistence |" in text and "| noise floor (true vs true) |" in text
+    assert "below the 100 Λt a long-run test needs" in text
+    row = next(line for line in text.splitlines() if line.startswith("| persistence |"))
+    cells = [c.strip() for c in row.split("|")[1:-1]]
+    # the counts sit right before the long-run columns
+    assert cells[6:10] == ["0/4", "0/4", "4/4", "4/4"]
+    assert "- persistence: 0 non-finite: true; 0 envelope exits: true; 4 collapses: false" in text
+    assert "not evaluated: reservoir" in text.lower()
+
+
+def test_rollouts_file(run, report):
+    test, _ = trajectories(run.parent / "ks1d", "test")
+    with h5py.File(run / "eval" / "ks1d" / "rollouts.hdf5", "r") as h5:
+        assert set(h5) == KEYS | {"truth"}
+        assert h5.attrs["context_frames"] == 3
+        assert h5.attrs["dt"] == pytest.approx(0.1)
+        assert h5.attrs["lambda_max"] == pytest.approx(0.05)
+        assert h5["walrus"].attrs["label"] == "walrus (step 2)"
+        assert h5["truth"].attrs["label"] == "truth"
+        for key in h5:
+            assert h5[key]["u"].shape == (4, 37, 32) and h5[key]["u"].dtype == np.float32
+        np.testing.assert_array_equal(h5["truth/u"][()], test[:, 3:, 0].astype(np.float32))
+        last = test[:, 2:3, 0].astype(np.float32)
+        np.testing.assert_array_equal(h5["persistence/u"][()], np.repeat(last, 37, 1))
+
+
+def test_rollouts_file_is_written_atomically(tmp_path):
+    truth = np.zeros((2, 3, 1, 4))
+    path = tmp_path / "rollouts.hdf5"
+    with pytest.raises(ValueError, match="frames"):
+        write_rollouts(path, {"bad": ("bad", np.zeros((2, 2, 1, 4)))}, truth, ["u"], 1, 1.0, None)
+    assert list(tmp_path.iterdir()) == []  # neither the file nor its temporary
+    write_rollouts(path, {"zero": ("zero model", truth)}, truth, ["u"], 1, 1.0, None)
+    with h5py.File(path) as h5:
+        assert math.isnan(h5.attrs["lambda_max"]) and h5["zero"].attrs["label"] == "zero model"
+    assert [p.name for p in tmp_path.iterdir()] == ["rollouts.hdf5"]
 
 
 def test_a_model_that_blows_up_is_reported(run, tmp_path):
     broken = tmp_path / "broken"
     shutil.copytree(run, broken, ignore=shutil.ignore_patterns("eval"))
-    state = torch.load(broken / CHECKPOINT, weights_only=True)
+    state = torch.load(broken / BEST, weights_only=True)  # the weights eval loads
     state["model"] = {
         k: torch.full_like(v, float("nan")) if v.is_floating_point() else v
         for k, v in state["model"].items()
     }
-    torch.save(state, broken / CHECKPOINT)
-    report = evaluate(EvalConfig(str(broken), horizon=5, lyapunov=0.05))["ks1d"]
-    model = report["forecasters"]["walrus (step 2)"]
-    assert model["blew_up"] == report["n_trajectories"]
+    torch.save(state, broken / BEST)
+    report = evaluate(EvalConfig(str(broken), horizon=5, lyapunov=0.05, reservoir=False))["ks1d"]
+    model = report["forecasters"]["walrus"]
+    assert model["unstable"] == {"nonfinite": 4, "envelope": 0, "collapse": 0, "unstable": 4}
     assert model["stopped_at"]["median"] == 0
     assert model["horizons"]["vpt_0.5"]["median"] == 0
+    assert model["checks"]["nonfinite"] == {"pass": False, "value": 4}
+    assert model["checks"]["spectrum"]["pass"] is False and model["checks"]["d_h"]["pass"] is False
     on_disk = json.loads((broken / "eval" / "ks1d" / "report.json").read_text())
-    assert on_disk["forecasters"]["walrus (step 2)"]["long_run"]["d_stsp"] is None
+    assert on_disk["forecasters"]["walrus"]["long_run"]["d_stsp"] is None
+    with h5py.File(broken / "eval" / "ks1d" / "rollouts.hdf5") as h5:
+        assert np.all(np.isnan(h5["walrus/u"][()]))  # NaN from the stop on
+
+
+class FakeReservoir(Persistence):
+    """Persistence with a washout of 6 frames, standing in for the reservoir."""
+
+    name = "reservoir"
+    n_context = 6
+
+    def begin(self, context):
+        assert context.shape[1] == 6
+        return context
+
+
+def test_every_forecaster_starts_after_the_longest_context(run, monkeypatch):
+    calls = []
+
+    def select_reservoir(train, valid, horizon, grid=None, seed=0):
+        calls.append((train.shape, valid.shape, horizon, seed))
+        return FakeReservoir(), {"best": {"washout": 6}, "tried": 3}
+
+    fake = types.ModuleType("surrogates.reservoir")
+    fake.select_reservoir = select_reservoir
+    monkeypatch.setitem(sys.modules, "surrogates.reservoir", fake)
+    report = evaluate(EvalConfig(str(run), lyapunov=0.05))["ks1d"]
+    # fitted on train, selected on valid over 8 Lyapunov times = 8 / (0.05 x 0.1) steps
+    assert calls == [((4, 40, 1, 32), (4, 40, 1, 32), 1600, 0)]
+    res = report["forecasters"]["reservoir"]
+    assert res["selection"] == {"best": {"washout": 6}, "tried": 3}
+    assert res["n_context"] == 6 and report["forecasters"]["walrus"]["n_context"] == 3
+    assert report["context_frames"] == 6 and report["horizon"] == 34
+    test, _ = trajectories(run.parent / "ks1d", "test")
+    with h5py.File(run / "eval" / "ks1d" / "rollouts.hdf5") as h5:
+        assert h5.attrs["context_frames"] == 6
+        np.testing.assert_array_equal(h5["truth/u"][()], test[:, 6:, 0].astype(np.float32))
+        for key in ("persistence", "reservoir"):
+            np.testing.assert_array_equal(h5[f"{key}/u"][:, 0], test[:, 5, 0].astype(np.float32))
+
+
+def test_the_reservoir_is_selected_on_the_valid_split(run):
+    """The real echo-state network: its washout (> the model's 3) sets the common context."""
+    pytest.importorskip("surrogates.reservoir")
+    # lambda 10 per time unit, dt 0.1: the selection runs over 8 Lyapunov times = 8 steps
+    grid = {"size": [60], "spectral_radius": [0.5], "washout": [7], "ridge": [1e-4, 1e-2]}
+    report = evaluate(EvalConfig(str(run), lyapunov=10.0, reservoir_grid=grid))["ks1d"]
+    res = report["forecasters"]["reservoir"]
+    washout = res["selection"]["best"]["washout"]
+    assert res["selection"]["horizon"] == 8 and washout == 7
+    assert len(res["selection"]["combinations"]) == 2  # the search, as select_reservoir ran it
+    assert report["context_frames"] == res["n_context"] == washout
+    assert report["horizon"] == 40 - washout
+    assert "| reservoir |" in (run / "eval" / "ks1d" / "summary.md").read_text()
+    test, _ = trajectories(run.parent / "ks1d", "test")
+    with h5py.File(run / "eval" / "ks1d" / "rollouts.hdf5") as h5:
+        assert h5["reservoir"].attrs["label"] == "reservoir"
+        assert h5["reservoir/u"].shape == (4, 40 - washout, 32)
+        np.testing.assert_array_equal(h5["truth/u"][()], test[:, washout:, 0].astype(np.float32))
 
 
 def test_bad_input(run, tmp_path, capsys):
     assert main(["eval", str(tmp_path / "nowhere")]) == 2
     assert "does not exist" in capsys.readouterr().err
-    with pytest.raises(ValueError, match=r"horizon=99; allowed: 1\.\.13"):
-        evaluate(EvalConfig(str(run), horizon=99, lyapunov=0.05))
+    with pytest.raises(ValueError, match=r"horizon=99; allowed: 1\.\.37 .*ks1d.* 40 frames"):
+        evaluate(EvalConfig(str(run), horizon=99, lyapunov=0.05, reservoir=False))
+    with pytest.raises(ValueError, match=r"context=2; allowed: 3\.\.39 .*walrus 3"):
+        evaluate(EvalConfig(str(run), context=2, lyapunov=0.05, reservoir=False))
+    with pytest.raises(ValueError, match=r"horizon=36; allowed: 1\.\.35"):
+        evaluate(EvalConfig(str(run), context=5, horizon=36, lyapunov=0.05, reservoir=False))
+    # a test split no longer than the model's context
+    short = tmp_path / "short"
+    shutil.copytree(run, short, ignore=shutil.ignore_patterns("eval"))
+    data = write_dataset(tmp_path / "ks1d_short", KS1D, n_traj=2, n_t=3, splits=("train", "test"))
+    cfg = json.loads((short / "config.json").read_text())
+    cfg["data"] = [str(data)]
+    (short / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ValueError, match=r"test split too short: .*ks1d_short.* 3 frames"):
+        evaluate(EvalConfig(str(short), lyapunov=0.05, reservoir=False))
     other = tmp_path / "mismatch"
     shutil.copytree(run, other, ignore=shutil.ignore_patterns("eval"))
     walls = write_dataset(tmp_path / "walls", WALLS2D, n_t=8, splits=("train", "test"))
-    cfg = json.loads((other / "config.json").read_text())
     cfg["data"] = [str(walls)]
     (other / "config.json").write_text(json.dumps(cfg))
     assert main(["eval", str(other), "--horizon", "3", "--lyapunov", "0.05"]) == 2
     assert "error" in capsys.readouterr().err
 
 
+def test_lyapunov_exponent_of_a_system_without_tangent_dynamics(tmp_path):
+    data = write_dataset(
+        tmp_path / "rd", ("rd_spiral", {"L": 10.0, "n": 16, "ny": 16}), n_t=3, splits=("test",)
+    )
+    path = next((data / "data" / "test").glob("*.hdf5"))
+    cache = tmp_path / "eval" / "lyapunov.json"
+    assert lyapunov_exponent(str(path), cache) is None
+    assert json.loads(cache.read_text())["lambda_max"] is None
+    assert lyapunov_exponent(str(path), cache) is None  # from the cache
+
+
 def test_cli_prints_the_summary(run, capsys):
-    assert main(["eval", str(run), "--horizon", "4", "--lyapunov", "0.05", "--threads", "1"]) == 0
-    assert "| twin |" in capsys.readouterr().out
+    args = ["eval", str(run), "--horizon", "4", "--lyapunov", "0.05", "--threads", "1"]
+    assert main([*args, "--context", "4", "--no-reservoir"]) == 0
+    out = capsys.readouterr().out
+    assert "| twin |" in out and "rollouts.hdf5" in out
+    # a context above the model's 3 frames on request: everyone starts after frame 4
+    assert "after the same 4 context frames" in out
+    report = json.loads((run / "eval" / "ks1d" / "report.json").read_text())
+    assert report["context_frames"] == 4 and report["horizon"] == 4
+
+
+# -- scoring against hand-computable cases
+
+
+def _waves(n_traj=4, n_t=40, n=16):
+    """sum_{k=1..5} cos(k x - 2 pi k t / 20 + phase_b) / k on 16 points: energy a_k^2 / 2
+    at k = 1..5 = k_c in every frame, full temporal periods over 20 steps."""
+    x = 2 * np.pi * np.arange(n) / n
+    t = np.arange(n_t)[:, None, None]
+    phase = np.linspace(0, 3, n_traj)[:, None, None, None]
+    return sum(np.cos(k * x - 2 * np.pi * k * t / 20 + phase) / k for k in range(1, 6))
+
+
+@pytest.fixture(scope="module")
+def reference():
+    truth = _waves()
+    rms = np.sqrt((truth**2).mean(3)).max((0, 1))
+    basis = m.pod(truth.reshape(-1, 1, 16), 2)
+    return prepare(truth, rms, basis, max_lag=5, drift_window=10)
+
+
+def test_a_rollout_equal_to_the_truth_scores_perfectly(reference):
+    truth = reference.truth
+    res = score(Rollout(truth.copy(), np.full(4, 40), 1.0), reference)
+    assert all(not f.any() for f in res["flags"].values())
+    for key in ("vpt_0.3", "vpt_0.5", "vpt_1.0", "corr_time", "drift_time", "stable_time"):
+        assert res[key].tolist() == [40] * 4  # censored at the rollout length
+    lr = res["long_run"]
+    assert lr["spectrum_log2_error"] == pytest.approx(0, abs=1e-12)
+    assert lr["acf"] == pytest.approx(0, abs=1e-12) and lr["w1"] == 0
+    assert lr["d_h"] == pytest.approx(0, abs=1e-6) and lr["d_stsp"] == pytest.approx(0, abs=1e-9)
+    np.testing.assert_allclose(res["collapse_ratio"], 1.0)
+    floor = noise_floor(reference)
+    assert floor["truth_drifts"] == 0  # every frame has the same spectrum
+    assert floor["spectrum_log2_error"] == pytest.approx(0, abs=1e-12)
+
+
+def test_instability_counts_and_long_run_statistics(reference):
+    truth = reference.truth
+    pred = truth.copy()
+    pred[1, 5:] *= 10  # RMS 10 x the truth's > 5 x the training's, from step 5
+    pred[2] *= 0.3  # temporal std 0.3 x the truth's < 0.5
+    res = score(Rollout(pred, np.full(4, 40), 1.0), reference)
+    assert res["envelope_exit"].tolist() == [40, 5, 40, 40]
+    assert res["flags"]["envelope"].tolist() == [False, True, False, False]
+    assert res["flags"]["collapse"].tolist() == [False, False, True, False]
+    assert res["flags"]["unstable"].tolist() == [False, True, True, False]
+    np.testing.assert_allclose(res["collapse_ratio"], [1, 10, 0.3, 1], rtol=1e-12)
+    # VRMSE of 0.3 u against u: 0.7 sqrt(15 / 16) (unbiased variance of 16 points)
+    assert res["vpt_0.3"].tolist() == [40, 5, 0, 40]
+    assert res["vpt_1.0"].tolist() == [40, 5, 40, 40]
+    # drift windows of 10: [0, 10) holds the x100 energy of steps 5..9 and the x0.09
+    assert res["drift_time"].tolist() == [40, 0, 0, 40]
+    assert res["stable_time"].tolist() == [40, 0, 0, 40]
+    # pooled late spectrum: (1 + 100 + 0.09 + 1) / 4 times the truth's at every k <= 5
+    lr = res["long_run"]
+    assert lr["spectrum_log2_error"] == pytest.approx(math.log2(102.09 / 4))
+    # stopped trajectory 3 at step 30: non-finite, and no long-run statistics at all
+    pred[3, 30:] = np.nan
+    res = score(Rollout(pred, np.array([40, 40, 40, 30]), 1.0), reference)
+    assert {k: int(f.sum()) for k, f in res["flags"].items()} == {
+        "nonfinite": 1,
+        "envelope": 1,
+        "collapse": 1,
+        "unstable": 3,
+    }
+    assert all(v == math.inf for v in res["long_run"].values())
+
+
+def test_the_summary_names_the_counts_and_the_short_span(report):
+    lines = markdown(report).splitlines()
+    header = next(line for line in lines if line.startswith("| forecaster |"))
+    cols = [c.strip() for c in header.split("|")[1:-1]]
+    i = cols.index("non-finite")
+    assert cols[i : i + 4] == ["non-finite", "envelope", "collapse", "unstable"]
+    assert cols[i + 4].startswith("spectrum") and cols[i + 5] == "D_H"
+    assert "blew up" not in header

@@ -123,6 +123,7 @@ def test_input_noise_targets_the_clean_frames(ks1d):
     cpu = torch.device("cpu")
     noisy = config(ks1d, "unused", input_noise=0.2)
     assert float(batch_loss(oracle, batch, [ds.info], noisy, cpu)) == pytest.approx(0, abs=1e-6)
+
     # a model that predicts no change pays for the noise it did not undo
     class NoChange(torch.nn.Module):
         def forward(self, window, bcs, in_fields, out_fields):
@@ -151,7 +152,7 @@ def test_weight_ema_matches_its_closed_form():
     with ema.applied(model):
         torch.testing.assert_close(model.weight, expected)
     assert torch.all(model.weight == 1.0)  # own weights back after the block
-    with pytest.raises(ValueError, match="ema decay=1.5"):
+    with pytest.raises(ValueError, match=r"ema decay=1\.5"):
         WeightEMA(model, 1.5)
 
 
