@@ -42,7 +42,8 @@ The run directory holds ``config.json``, ``metrics.jsonl`` (one JSON object per
 step and per validation), ``checkpoint.pt`` (the last checkpoint, to resume from),
 ``best.pt`` (the selected weights: those of the best valid rollouts, or the final
 weights without ``val_horizon``; the averaged ones with ``ema``; what ``surrogates
-eval`` loads) and ``summary.json``.
+eval`` loads) and ``summary.json`` (with ``train_seconds``, the wall time of training
+summed over resumed sessions).
 """
 
 from __future__ import annotations
@@ -395,7 +396,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None, progress: 
 
     out = Path(cfg.out)
     ckpt_path = out / CHECKPOINT
-    start = 0
+    start, earlier_seconds = 0, 0.0
     if ckpt_path.exists() and not cfg.resume:
         raise ValueError(
             f"{str(out)!r} already holds a checkpoint; pass --resume to continue it or "
@@ -412,6 +413,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None, progress: 
         optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["rng"])
         start = int(state["step"])
+        earlier_seconds = float(state.get("train_seconds", 0.0))
         if ema is not None and "ema" in state:
             ema.load_state_dict(state["ema"])
         best = dict(state.get("best", {}))
@@ -456,6 +458,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None, progress: 
             "fields": model.fields,
             "model_config": model.cfg.to_dict(),
             "best": best,
+            "train_seconds": earlier_seconds + time.perf_counter() - began,
         }
         if ema is not None:
             state["ema"] = ema.state_dict()
@@ -484,7 +487,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None, progress: 
         return result
 
     model.train()
-    tick = time.perf_counter()
+    tick = began = time.perf_counter()
     step = start
     try:
         for step, batch in enumerate(loader, start + 1):
@@ -541,6 +544,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None, progress: 
             ds.close()
     summary = {"steps": step, "world_size": world, "last": last, "validation": val}
     summary["selected"] = dict(best)
+    summary["train_seconds"] = earlier_seconds + time.perf_counter() - began
     if rank == 0:
         (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return model, summary

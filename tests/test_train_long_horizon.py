@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from test_surrogates_data import KS1D, write_dataset
+from test_train import config, one_thread  # noqa: F401 (an autouse fixture)
 
 from surrogates.cli import main
 from surrogates.data import WellWindows
@@ -21,31 +22,9 @@ from surrogates.train import (
 )
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def ks1d(tmp_path_factory):
     return write_dataset(tmp_path_factory.mktemp("ks1d"), KS1D, n_traj=4, n_t=24)
-
-
-def config(data, out, **kw):
-    base = dict(
-        data=[str(data)],
-        out=str(out),
-        steps=4,
-        batch_size=4,
-        n_steps_input=3,
-        val_every=0,
-        checkpoint_every=2,
-        threads=1,
-    )
-    return TrainConfig(**{**base, **kw})
 
 
 def a_batch(root, n_out: int, n: int = 4) -> tuple[dict, WellWindows]:
@@ -77,10 +56,10 @@ def test_full_teacher_forcing_is_the_mean_of_one_step_losses(ks1d):
     batch, ds = a_batch(ks1d, n_out=3)
     model = build("tiny", [ds.info], jitter=False)
     cpu = torch.device("cpu")
-    forced = config(ks1d, "unused", rollout_steps=3, teacher_forcing=1.0)
+    forced = config([ks1d], "unused", rollout_steps=3, teacher_forcing=1.0)
     total = batch_loss(model, batch, [ds.info], forced, cpu)
     frames = torch.cat([batch["input_fields"], batch["output_fields"]], 1)
-    one_step = config(ks1d, "unused")
+    one_step = config([ks1d], "unused")
     parts = []
     for k in range(3):
         shifted = dict(batch)
@@ -96,7 +75,7 @@ def test_full_teacher_forcing_is_the_mean_of_one_step_losses(ks1d):
         parts.append((delta[:, -1] - true).abs().mean())
     torch.testing.assert_close(total, torch.stack(parts).mean())
     # free-running (alpha = 0) feeds the model its own predictions: a different loss
-    free = batch_loss(model, batch, [ds.info], config(ks1d, "unused", rollout_steps=3), cpu)
+    free = batch_loss(model, batch, [ds.info], config([ks1d], "unused", rollout_steps=3), cpu)
     assert abs(float((free - total).detach())) > 1e-6
 
 
@@ -121,7 +100,7 @@ def test_input_noise_targets_the_clean_frames(ks1d):
     y = batch["output_fields"].movedim(-1, 2)
     oracle = Oracle(torch.cat([x[:, 1:], y[:, :1]], 1))
     cpu = torch.device("cpu")
-    noisy = config(ks1d, "unused", input_noise=0.2)
+    noisy = config([ks1d], "unused", input_noise=0.2)
     assert float(batch_loss(oracle, batch, [ds.info], noisy, cpu)) == pytest.approx(0, abs=1e-6)
 
     # a model that predicts no change pays for the noise it did not undo
@@ -132,7 +111,7 @@ def test_input_noise_targets_the_clean_frames(ks1d):
 
     def loss_of(sigma):
         torch.manual_seed(1)
-        cfg = config(ks1d, "unused", input_noise=sigma)
+        cfg = config([ks1d], "unused", input_noise=sigma)
         return float(batch_loss(NoChange(), batch, [ds.info], cfg, cpu))
 
     assert loss_of(0.2) > loss_of(0.0) > 0
@@ -195,7 +174,7 @@ def test_best_checkpoint_is_the_best_validated_step_and_survives_resume(ks1d, tm
         lr=3e-3,
         warmup=100,  # inside the warm-up the rate does not depend on the total steps
     )
-    _, summary = train(config(ks1d, tmp_path / "straight", **kw))
+    _, summary = train(config([ks1d], tmp_path / "straight", **kw))
     rows = [json.loads(r) for r in (tmp_path / "straight/metrics.jsonl").read_text().splitlines()]
     vals = [r for r in rows if "val/vpt_frames" in r]
     assert [r["step"] for r in vals] == [2, 4, 6]
@@ -204,8 +183,9 @@ def test_best_checkpoint_is_the_best_validated_step_and_survives_resume(ks1d, tm
     best = torch.load(tmp_path / "straight" / BEST, weights_only=True)
     assert best["step"] == first_best == summary["selected"]["step"]
     # interrupted after step 2 and resumed: the same best weights
-    train(config(ks1d, tmp_path / "resumed", **{**kw, "steps": 2}))
-    train(config(ks1d, tmp_path / "resumed", **kw, resume=True))
+    _, first = train(config([ks1d], tmp_path / "resumed", **{**kw, "steps": 2}))
+    _, second = train(config([ks1d], tmp_path / "resumed", **kw, resume=True))
+    assert 0 < first["train_seconds"] < second["train_seconds"]  # wall time adds up
     again = torch.load(tmp_path / "resumed" / BEST, weights_only=True)
     assert again["step"] == best["step"]
     for name, value in best["model"].items():
@@ -213,7 +193,7 @@ def test_best_checkpoint_is_the_best_validated_step_and_survives_resume(ks1d, tm
 
 
 def test_without_a_horizon_best_holds_the_final_weights(ks1d, tmp_path):
-    model, _ = train(config(ks1d, tmp_path / "run"))
+    model, _ = train(config([ks1d], tmp_path / "run"))
     best = torch.load(tmp_path / "run" / BEST, weights_only=True)
     assert best["step"] == 4
     for name, value in model.state_dict().items():
@@ -230,9 +210,9 @@ def test_bad_long_horizon_options_are_refused(ks1d, tmp_path, capsys):
         ("val_starts", 0, "val_starts=0"),
     ):
         with pytest.raises(ValueError, match=match):
-            config(ks1d, tmp_path / "r", **{key: value})
+            config([ks1d], tmp_path / "r", **{key: value})
     with pytest.raises(ValueError, match="walrus only"):
-        config(ks1d, tmp_path / "r", model="ncde", input_noise=0.1)
+        config([ks1d], tmp_path / "r", model="ncde", input_noise=0.1)
     assert main(["train", "--data", str(ks1d), "--out", str(tmp_path / "x"), "--ema", "2"]) == 2
     assert "ema=2.0" in capsys.readouterr().err
     with pytest.raises(SystemExit):
