@@ -45,6 +45,8 @@ HELP = {
     "seed": "random seed",
     "workers": "data-loader worker processes",
     "threads": "torch CPU threads per process (0: torch's default)",
+    "init_from": "start from the weights of this best.pt/checkpoint.pt (same model and "
+    "fields) with a fresh optimiser and schedule: a fine-tuning phase ('': from scratch)",
     "drop_prob": "NCDE models: drop each input frame (and half as often each field) "
     "with this probability during training",
 }

@@ -110,6 +110,7 @@ class TrainConfig:
     threads: int = 0
     resume: bool = False
     drop_prob: float = 0.0
+    init_from: str = ""
 
     def __post_init__(self) -> None:
         if not self.data:
@@ -325,6 +326,20 @@ def _save(path: Path, state: dict) -> None:
     os.replace(tmp, path)
 
 
+def _initialise(model: torch.nn.Module, path: Path) -> None:
+    """Start from the weights of ``path`` (a ``best.pt`` or ``checkpoint.pt`` of a run of
+    the same model and fields): a fine-tuning phase with its own optimiser and schedule."""
+    if not path.exists():
+        raise FileNotFoundError(f"init_from={str(path)!r} does not exist")
+    state = load_checkpoint(path, WEIGHT_KEYS)
+    if state["fields"] != model.fields or state["model_config"] != model.cfg.to_dict():
+        raise ValueError(
+            f"init_from={str(path)!r} holds fields {state['fields']} and model "
+            f"{state['model_config']}, not {model.fields} and {model.cfg.to_dict()}"
+        )
+    model.load_state_dict(state["model"])
+
+
 def _distributed(device: str) -> tuple[int, int]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not dist.is_initialized():
@@ -389,6 +404,8 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None, progress: 
         ]
     extra = {"drop_prob": cfg.drop_prob} if cfg.drop_prob else {}
     model = MODELS[cfg.model](cfg.config, infos, jitter=cfg.jitter, **extra).to(device)
+    if cfg.init_from:
+        _initialise(model, Path(cfg.init_from))
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     ema = WeightEMA(model, cfg.ema) if cfg.ema else None

@@ -221,3 +221,32 @@ def test_bad_long_horizon_options_are_refused(ks1d, tmp_path, capsys):
     for flag in ("--input-noise", "--rollout-curriculum", "--teacher-forcing", "--ema"):
         assert flag in text
     assert "--val-horizon" in text and "(default 0)" in text
+
+
+def test_init_from_starts_a_fine_tuning_phase_from_a_runs_weights(ks1d, tmp_path):
+    train(config([ks1d], tmp_path / "first"))
+    start = torch.load(tmp_path / "first" / BEST, weights_only=True)["model"]
+    # one step at a vanishing learning rate: the weights are those it started from
+    tuned, _ = train(
+        config(
+            [ks1d],
+            tmp_path / "tuned",
+            steps=1,
+            lr=1e-12,
+            warmup=0,
+            init_from=str(tmp_path / "first" / BEST),
+        )
+    )
+    for name, value in tuned.state_dict().items():
+        torch.testing.assert_close(value, start[name], rtol=0, atol=1e-9)
+    with pytest.raises(FileNotFoundError, match="init_from="):
+        train(config([ks1d], tmp_path / "x", init_from=str(tmp_path / "missing.pt")))
+    other = write_dataset(tmp_path / "other", ("ks1d", {"L": 22.0, "N": 32}), n_traj=2, n_t=12)
+    import h5py
+
+    for path in (other / "data").rglob("*.hdf5"):
+        with h5py.File(path, "r+") as h5:
+            h5["t0_fields"].move("u", "v")
+            h5["t0_fields"].attrs["field_names"] = ["v"]
+    with pytest.raises(ValueError, match="holds fields"):
+        train(config([other], tmp_path / "y", init_from=str(tmp_path / "first" / BEST)))
