@@ -50,7 +50,7 @@ def row(run: Path) -> dict:
         "rollout_lyapunov": report["rollout_lyapunov"],
         "horizons_lyapunov": horizons,
         "unstable": model["unstable"],
-        "checks": {k: v["pass"] for k, v in model["checks"].items()},
+        "checks": {k: v["pass"] if isinstance(v, dict) else v for k, v in model["checks"].items()},
         "long_run": model["long_run"],
     }
 
