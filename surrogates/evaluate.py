@@ -99,6 +99,7 @@ from surrogates import metrics as m
 from surrogates.data import scan
 from surrogates.models import MODELS
 from surrogates.models.baselines import DMD, Climatology, Persistence, Twin
+from surrogates.reservoir import select_reservoir
 from surrogates.rollout import Forecaster, ModelForecaster, Rollout, rollout, trajectories
 from surrogates.train import BEST, CHECKPOINT, WEIGHT_KEYS, load_checkpoint
 
@@ -210,13 +211,6 @@ def _key(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(name)) or "model"
 
 
-def _first_crossings(curves: np.ndarray, threshold: float, below: bool = False) -> np.ndarray:
-    """:func:`surrogates.metrics.first_crossing` of each row of ``curves (B, T)``."""
-    with np.errstate(invalid="ignore"):
-        bad = ~np.isfinite(curves) | ((curves < threshold) if below else (curves >= threshold))
-    return np.where(bad.any(1), np.argmax(bad, 1), curves.shape[1])
-
-
 # -- the forecasters
 
 
@@ -224,12 +218,6 @@ def _select_reservoir(
     train, valid, horizon: int, seed: int, grid: dict | None = None
 ) -> tuple[Forecaster | None, dict]:
     """The reservoir selected on ``valid``, and its search; ``(None, {"skipped": why})``."""
-    try:
-        from surrogates.reservoir import select_reservoir
-    except ModuleNotFoundError as exc:
-        if exc.name != "surrogates.reservoir":
-            raise
-        return None, {"skipped": "surrogates.reservoir is not available"}
     if valid is None:
         return None, {"skipped": "the dataset has no valid split to select it on"}
     try:
@@ -239,10 +227,7 @@ def _select_reservoir(
             f"reservoir selection on the valid split over {horizon} steps: {exc} "
             "(EvalConfig.reservoir=False, or --no-reservoir, skips the reservoir)"
         ) from exc
-    search = dict(search)
-    if hasattr(model, "describe"):
-        search["model"] = model.describe()
-    return model, search
+    return model, {**search, "model": model.describe()}
 
 
 def reference_forecasters(
@@ -388,12 +373,12 @@ def score(r: Rollout, ref: Reference) -> dict:
         "stopped_at": stopped,
     }
     for eps in EPSILONS:
-        out[f"vpt_{eps}"] = _first_crossings(v.mean(-1), eps)
-    out["corr_time"] = _first_crossings(corr.mean(-1), CORR, below=True)
+        out[f"vpt_{eps}"] = m.first_crossing(v.mean(-1), eps)
+    out["corr_time"] = m.first_crossing(corr.mean(-1), CORR, below=True)
     space = tuple(range(3, frames.ndim))
     with np.errstate(invalid="ignore"):
         level = np.sqrt((frames**2).mean(space)) / (ENVELOPE * ref.train_rms)
-    out["envelope_exit"] = _first_crossings(np.where(np.isnan(level), np.inf, level).max(2), 1.0)
+    out["envelope_exit"] = m.first_crossing(np.where(np.isnan(level), np.inf, level).max(2), 1.0)
     stable = np.minimum(stopped, out["envelope_exit"])
     spectra = None
     if ref.spectra is not None:

@@ -185,14 +185,15 @@ def histogram_w1(pred, true) -> float:
 # -- horizons and stability
 
 
-def first_crossing(curve, threshold: float, below: bool = False) -> int:
-    """First index where ``curve >= threshold`` (``<`` with ``below``) or is non-finite;
-    ``len(curve)`` if it never crosses (a censored horizon)."""
+def first_crossing(curve, threshold: float, below: bool = False):
+    """First index along the last axis where ``curve >= threshold`` (``<`` with
+    ``below``) or is non-finite; the axis length if it never crosses (a censored
+    horizon). An int for one curve ``(T,)``, an integer array for curves ``(..., T)``."""
     c = np.asarray(curve, dtype=np.float64)
     with np.errstate(invalid="ignore"):
         bad = ~np.isfinite(c) | ((c < threshold) if below else (c >= threshold))
-    hits = np.flatnonzero(bad)
-    return int(hits[0]) if hits.size else len(c)
+    hits = np.where(bad.any(-1), np.argmax(bad, -1), c.shape[-1])
+    return int(hits) if c.ndim == 1 else hits
 
 
 def first_nonfinite(frames) -> int:

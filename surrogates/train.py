@@ -284,7 +284,7 @@ def validate_rollouts(
         b, h = targets.shape[:2]
         err = metrics.vrmse(pred.flatten(0, 1).double(), targets.flatten(0, 1).double())
         err = err.reshape(b, h, -1).mean(-1).cpu().numpy()
-        vpt = [metrics.first_crossing(curve, VPT_EPSILON) for curve in err]
+        vpt = metrics.first_crossing(err, VPT_EPSILON)
         with np.errstate(divide="ignore", invalid="ignore"):
             log_err = np.log(np.where(np.isfinite(err), np.maximum(err, 1e-12), 1e6))
         result[f"{ds.info.name}/vpt_frames"] = float(np.median(vpt))

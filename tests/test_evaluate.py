@@ -4,8 +4,6 @@ start, rollouts.hdf5, bad input, the CLI, and the scoring against hand cases."""
 import json
 import math
 import shutil
-import sys
-import types
 
 import h5py
 import numpy as np
@@ -13,6 +11,7 @@ import pytest
 import torch
 from test_surrogates_data import KS1D, WALLS2D, write_dataset
 
+import surrogates.evaluate
 from surrogates import metrics as m
 from surrogates.cli import main
 from surrogates.evaluate import (
@@ -174,6 +173,9 @@ class FakeReservoir(Persistence):
         assert context.shape[1] == 6
         return context
 
+    def describe(self):
+        return {"washout": 6}
+
 
 def test_every_forecaster_starts_after_the_longest_context(run, monkeypatch):
     calls = []
@@ -182,14 +184,12 @@ def test_every_forecaster_starts_after_the_longest_context(run, monkeypatch):
         calls.append((train.shape, valid.shape, horizon, seed))
         return FakeReservoir(), {"best": {"washout": 6}, "tried": 3}
 
-    fake = types.ModuleType("surrogates.reservoir")
-    fake.select_reservoir = select_reservoir
-    monkeypatch.setitem(sys.modules, "surrogates.reservoir", fake)
+    monkeypatch.setattr(surrogates.evaluate, "select_reservoir", select_reservoir)
     report = evaluate(EvalConfig(str(run), lyapunov=0.05))["ks1d"]
     # fitted on train, selected on valid over 8 Lyapunov times = 8 / (0.05 x 0.1) steps
     assert calls == [((4, 40, 1, 32), (4, 40, 1, 32), 1600, 0)]
     res = report["forecasters"]["reservoir"]
-    assert res["selection"] == {"best": {"washout": 6}, "tried": 3}
+    assert res["selection"] == {"best": {"washout": 6}, "tried": 3, "model": {"washout": 6}}
     assert res["n_context"] == 6 and report["forecasters"]["walrus"]["n_context"] == 3
     assert report["context_frames"] == 6 and report["horizon"] == 34
     test, _ = trajectories(run.parent / "ks1d", "test")

@@ -85,6 +85,8 @@ def test_horizons():
     assert m.first_crossing(curve, 3.0) == 6
     assert m.first_crossing([0.1, np.nan, 0.1], 0.5) == 1
     assert m.first_crossing([0.99, 0.9, 0.7, 0.9], 0.8, below=True) == 2
+    rows = np.array([curve, [0.1] * 6, [np.nan] * 6])  # one call for many curves
+    assert m.first_crossing(rows, 0.5).tolist() == [3, 6, 0]
     frames = np.ones((6, 1, 8))
     frames[4, 0, 2] = np.inf
     assert m.first_nonfinite(frames) == 4
