@@ -261,9 +261,9 @@ def valid_times(model: Forecaster, valid: np.ndarray, starts, horizon: int) -> n
     context = np.stack([valid[j, s - w : s] for j, s in starts])
     truth = np.stack([valid[j, s : s + horizon] for j, s in starts])
     r = rollout(model, context, horizon, batch_size=64)
-    return np.array(
-        [first_crossing(vrmse(p, y).mean(1), 0.5) for p, y in zip(r.frames, truth, strict=True)]
-    )
+    flat = (len(starts) * horizon, *truth.shape[2:])
+    err = vrmse(r.frames.reshape(flat), truth.reshape(flat)).reshape(len(starts), horizon, -1)
+    return first_crossing(err.mean(-1), 0.5)
 
 
 def select_reservoir(
