@@ -36,6 +36,9 @@ HELP = {
     "(generalized teacher forcing; 0: free-running)",
     "ema": "decay of an exponential moving average of the weights, which validation "
     "scores and best.pt keeps (0: off)",
+    "delta_scale": "walrus: scale of the predicted change, 'changes' (RMS of the "
+    "window's frame changes, as in Walrus) or 'state' (RMS of the window: no steady "
+    "state is absorbing)",
     "val_every": "validate every N steps (0: never)",
     "val_samples": "validation windows per dataset",
     "val_horizon": "frames of the closed-loop valid rollouts whose median VPT(0.5) selects "

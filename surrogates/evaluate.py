@@ -101,7 +101,7 @@ from surrogates.models import MODELS
 from surrogates.models.baselines import DMD, Climatology, Persistence, Twin
 from surrogates.reservoir import select_reservoir
 from surrogates.rollout import Forecaster, ModelForecaster, Rollout, rollout, trajectories
-from surrogates.train import BEST, CHECKPOINT, WEIGHT_KEYS, load_checkpoint
+from surrogates.train import BEST, CHECKPOINT, WEIGHT_KEYS, load_checkpoint, model_options
 
 EPSILONS = (0.3, 0.5, 1.0)
 CORR = 0.8
@@ -156,7 +156,7 @@ def load_model(run: Path):
     cfg = json.loads((run / "config.json").read_text())
     state = load_checkpoint(weights, WEIGHT_KEYS)
     infos = [scan(d, "test") for d in cfg["data"]]
-    model = MODELS[cfg["model"]](cfg["config"], infos, jitter=cfg.get("jitter", True))
+    model = MODELS[cfg["model"]](cfg["config"], infos, **model_options(cfg))
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as exc:

@@ -68,6 +68,7 @@ from surrogates import metrics
 from surrogates.data import BatchPlan, MultiWindows, WellWindows
 from surrogates.ema import WeightEMA
 from surrogates.models import MODELS, Walrus
+from surrogates.models.walrus import DELTA_SCALES
 
 CHECKPOINT = "checkpoint.pt"
 BEST = "best.pt"
@@ -99,6 +100,7 @@ class TrainConfig:
     teacher_forcing: float = 0.0
     ema: float = 0.0
     jitter: bool = True
+    delta_scale: str = "changes"
     val_every: int = 200
     val_samples: int = 64
     val_horizon: int = 0
@@ -139,6 +141,14 @@ class TrainConfig:
                 raise ValueError(f"{key}={getattr(self, key)!r}; allowed: > 0")
         if not 0 <= self.drop_prob < 1 or (self.drop_prob and self.model == "walrus"):
             raise ValueError(f"drop_prob={self.drop_prob!r}; allowed: 0 <= p < 1, and 0 for walrus")
+        if self.delta_scale not in DELTA_SCALES:
+            raise ValueError(
+                f"delta_scale={self.delta_scale!r}; allowed: {', '.join(DELTA_SCALES)}"
+            )
+        if self.delta_scale != "changes" and self.model != "walrus":
+            raise ValueError(
+                f"delta_scale applies to walrus only; model={self.model!r} takes the default"
+            )
         if not 0 <= self.min_lr_ratio <= 1:
             raise ValueError(f"min_lr_ratio={self.min_lr_ratio!r}; allowed: 0..1")
         if not 0 <= self.input_noise < 1:
@@ -152,6 +162,17 @@ class TrainConfig:
                 "input_noise and teacher_forcing apply to walrus only; "
                 f"model={self.model!r} trains without them"
             )
+
+
+def model_options(config: dict) -> dict:
+    """The keyword arguments of ``MODELS[model](...)`` a run's config dict sets (runs
+    written before an option existed get its default)."""
+    options: dict[str, Any] = {"jitter": config.get("jitter", True)}
+    if config.get("drop_prob"):
+        options["drop_prob"] = config["drop_prob"]
+    if config.get("delta_scale", "changes") != "changes":
+        options["delta_scale"] = config["delta_scale"]
+    return options
 
 
 def learning_rate(cfg: TrainConfig, step: int) -> float:
@@ -402,8 +423,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None, progress: 
             )
             for d in cfg.data
         ]
-    extra = {"drop_prob": cfg.drop_prob} if cfg.drop_prob else {}
-    model = MODELS[cfg.model](cfg.config, infos, jitter=cfg.jitter, **extra).to(device)
+    model = MODELS[cfg.model](cfg.config, infos, **model_options(asdict(cfg))).to(device)
     if cfg.init_from:
         _initialise(model, Path(cfg.init_from))
     params = [p for p in model.parameters() if p.requires_grad]

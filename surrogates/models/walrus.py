@@ -4,8 +4,11 @@ Follows Walrus (PolymathicAI 2025, "A Cross-Domain Foundation Model for Continuu
 Dynamics"), scaled down. For a window ``u`` of shape ``(B, T, C, *space)``:
 
 1. per-sample, per-field RMS normalisation over the window (no mean subtraction):
-   ``s = rms_{t,x}(u)``, and the delta scale ``d = rms_{t,x}(u_{t+1} - u_t)``
-   (``d = s`` for a one-frame window);
+   ``s = rms_{t,x}(u)``, and the delta scale ``d``: with ``delta_scale="changes"``
+   (Walrus) ``d = rms_{t,x}(u_{t+1} - u_t)`` (``d = s`` for a one-frame window); with
+   ``"state"`` ``d = s``. Under ``"changes"`` every steady state is absorbing in a
+   rollout (a window that barely changes makes ``d``, and so every predicted change,
+   vanish); ``"state"`` has no such fixed point;
 2. patch jittering (:mod:`surrogates.models.jitter`), then an encoder of two strided
    convolutions (kernels 8 and 4, strides from the resolution) whose first weight
    has one input column per field name in the vocabulary plus three boundary flags;
@@ -32,6 +35,7 @@ from surrogates.models.autoregress import autoregressive_frames
 from surrogates.models.jitter import KERNELS, jitter, strides_for, unjitter
 
 N_FLAGS = 3  # interior (bias), wall padding, open padding
+DELTA_SCALES = ("changes", "state")
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,7 @@ class WalrusConfig:
     max_distance: int = 32  # relative time distances beyond this share one bias
     jitter: bool = True
     eps: float = 1e-5
+    delta_scale: str = "changes"  # or "state": see the module docstring
 
     def __post_init__(self) -> None:
         for key in ("dim", "n_blocks", "n_heads", "intermediate_dim", "groups", "tokens_per_axis"):
@@ -55,6 +60,10 @@ class WalrusConfig:
                 raise ValueError(f"{key}={value!r}; allowed: an integer >= 1")
         if self.dim % self.n_heads or (self.dim // self.n_heads) % 4:
             raise ValueError(f"dim={self.dim}: must be a multiple of 4 * n_heads={self.n_heads}")
+        if self.delta_scale not in DELTA_SCALES:
+            raise ValueError(
+                f"delta_scale={self.delta_scale!r}; allowed: {', '.join(DELTA_SCALES)}"
+            )
         if self.dim % self.groups or self.intermediate_dim % self.groups:
             raise ValueError(f"groups={self.groups} must divide dim and intermediate_dim")
 
@@ -280,11 +289,11 @@ class Walrus(nn.Module):
 
     # -- normalisation
     def scales(self, window: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per sample and field: RMS ``s`` of the window and RMS ``d`` of its changes,
-        both shaped ``(B, 1, C, 1, ...)``."""
+        """Per sample and field: RMS ``s`` of the window and the delta scale ``d`` (RMS
+        of its changes, or ``s``: ``cfg.delta_scale``), both shaped ``(B, 1, C, 1, ...)``."""
         dims = [1, *range(3, window.ndim)]
         s = window.pow(2).mean(dims, keepdim=True).sqrt().clamp_min(self.cfg.eps)
-        if window.shape[1] < 2:
+        if window.shape[1] < 2 or self.cfg.delta_scale == "state":
             return s, s
         diff = window.diff(dim=1)
         d = diff.pow(2).mean(dims, keepdim=True).sqrt().clamp_min(self.cfg.eps)
@@ -365,15 +374,21 @@ class Walrus(nn.Module):
 
 
 def build(
-    config: str | WalrusConfig, infos: list[DatasetInfo], jitter: bool | None = None
+    config: str | WalrusConfig,
+    infos: list[DatasetInfo],
+    jitter: bool | None = None,
+    delta_scale: str | None = None,
 ) -> Walrus:
-    """A model whose vocabulary covers the fields of ``infos``, checked against each."""
+    """A model whose vocabulary covers the fields of ``infos``, checked against each;
+    ``jitter`` and ``delta_scale`` override the config's."""
     if isinstance(config, str):
         if config not in CONFIGS:
             raise ValueError(f"config={config!r}; allowed: {', '.join(CONFIGS)}")
         config = CONFIGS[config]
-    if jitter is not None:
-        config = WalrusConfig(**{**config.to_dict(), "jitter": jitter})
+    overrides = {"jitter": jitter, "delta_scale": delta_scale}
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    if overrides:
+        config = WalrusConfig(**{**config.to_dict(), **overrides})
     fields: list[str] = []
     for info in infos:
         fields += [f for f in info.field_names + info.constant_field_names if f not in fields]
