@@ -96,12 +96,13 @@ import torch
 
 from pdesim.files import atomic_write_text
 from surrogates import metrics as m
+from surrogates.checkpoints import BEST, CHECKPOINT, WEIGHT_KEYS, load_checkpoint
 from surrogates.data import scan
 from surrogates.models import MODELS
 from surrogates.models.baselines import DMD, Climatology, Persistence, Twin
 from surrogates.reservoir import select_reservoir
 from surrogates.rollout import Forecaster, ModelForecaster, Rollout, rollout, trajectories
-from surrogates.train import BEST, CHECKPOINT, WEIGHT_KEYS, load_checkpoint, model_options
+from surrogates.train import model_options
 
 EPSILONS = (0.3, 0.5, 1.0)
 CORR = 0.8

@@ -65,13 +65,12 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from surrogates import metrics
+from surrogates.checkpoints import BEST, CHECKPOINT, WEIGHT_KEYS, load_checkpoint, save_checkpoint
 from surrogates.data import BatchPlan, MultiWindows, WellWindows
 from surrogates.ema import WeightEMA
 from surrogates.models import MODELS, Walrus
 from surrogates.models.walrus import DELTA_SCALES
 
-CHECKPOINT = "checkpoint.pt"
-BEST = "best.pt"
 VPT_EPSILON = 0.5
 
 
@@ -318,35 +317,6 @@ def validate_rollouts(
     return result
 
 
-WEIGHT_KEYS = frozenset({"step", "model", "fields", "model_config"})
-RESUME_KEYS = WEIGHT_KEYS | {"optimizer", "rng"}
-
-
-def load_checkpoint(path: Path, required: frozenset[str] = RESUME_KEYS) -> dict:
-    """A checkpoint's contents (``required``: the keys it must hold; ``WEIGHT_KEYS`` for
-    ``best.pt``); ValueError naming the file if it is unreadable or incomplete."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise ValueError(f"checkpoint {str(path)!r} is corrupt or unreadable: {exc}") from exc
-    if not isinstance(state, dict):
-        raise ValueError(f"checkpoint {str(path)!r} is not a training checkpoint")
-    missing = required - set(state)
-    if missing:
-        raise ValueError(f"checkpoint {str(path)!r} is incomplete: missing {sorted(missing)}")
-    return state
-
-
-def _save(path: Path, state: dict) -> None:
-    """Write ``state`` under a temporary name, fsync it, then rename it into place."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as handle:
-        torch.save(state, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
 def _initialise(model: torch.nn.Module, path: Path) -> None:
     """Start from the weights of ``path`` (a ``best.pt`` or ``checkpoint.pt`` of a run of
     the same model and fields): a fine-tuning phase with its own optimiser and schedule."""
@@ -499,7 +469,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None, progress: 
         }
         if ema is not None:
             state["ema"] = ema.state_dict()
-        _save(ckpt_path, state)
+        save_checkpoint(ckpt_path, state)
 
     def keep_best(step: int, score: dict[str, float]) -> None:
         """Write ``best.pt`` (the weights validation scored) if ``score`` beats the best."""
@@ -510,7 +480,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None, progress: 
         best.update({"step": step, "vpt_frames": key[0], "mean_log_vrmse": -key[1]})
         weights = ema.shadow if ema is not None else model.state_dict()
         record = {"step": step, "model": weights, "fields": model.fields, "score": dict(best)}
-        _save(out / BEST, {**record, "model_config": model.cfg.to_dict()})
+        save_checkpoint(out / BEST, {**record, "model_config": model.cfg.to_dict()})
 
     def validation(step: int) -> dict[str, float]:
         with ema.applied(model) if ema is not None else contextlib.nullcontext():

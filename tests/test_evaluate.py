@@ -13,6 +13,7 @@ from test_surrogates_data import KS1D, WALLS2D, write_dataset
 
 import surrogates.evaluate
 from surrogates import metrics as m
+from surrogates.checkpoints import BEST
 from surrogates.cli import main
 from surrogates.evaluate import (
     EvalConfig,
@@ -26,7 +27,7 @@ from surrogates.evaluate import (
 )
 from surrogates.models.baselines import Persistence
 from surrogates.rollout import Rollout, trajectories
-from surrogates.train import BEST, TrainConfig, train
+from surrogates.train import TrainConfig, train
 
 KEYS = {"walrus", "persistence", "climatology", "dmd", "twin"}
 

@@ -8,12 +8,12 @@ import torch
 from test_surrogates_data import KS1D, write_dataset
 from test_train import config, one_thread  # noqa: F401 (an autouse fixture)
 
+from surrogates.checkpoints import BEST
 from surrogates.cli import main
 from surrogates.data import WellWindows
 from surrogates.ema import WeightEMA
 from surrogates.models import build
 from surrogates.train import (
-    BEST,
     TrainConfig,
     batch_loss,
     rollout_length,

@@ -1,0 +1,55 @@
+"""Checkpoint files of a training run: names, required keys, atomic save, checked load.
+
+A run directory holds ``checkpoint.pt`` (:data:`CHECKPOINT`, the last state, to resume
+from: :data:`RESUME_KEYS`) and ``best.pt`` (:data:`BEST`, the selected weights:
+:data:`WEIGHT_KEYS`). Both are written by :func:`save_checkpoint`: to a temporary name
+in the same directory, flushed and fsynced, renamed into place, then the directory
+fsynced, so a crash leaves either the old file or the complete new one.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+CHECKPOINT = "checkpoint.pt"
+BEST = "best.pt"
+WEIGHT_KEYS = frozenset({"step", "model", "fields", "model_config"})
+RESUME_KEYS = WEIGHT_KEYS | {"optimizer", "rng"}
+
+
+def save_checkpoint(path: str | os.PathLike, state: dict) -> None:
+    """Write ``state`` (``torch.save``) to ``path`` atomically and durably."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as handle:
+            torch.save(state, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def load_checkpoint(path: str | os.PathLike, required: frozenset[str] = RESUME_KEYS) -> dict:
+    """A checkpoint's contents (``required``: the keys it must hold; ``WEIGHT_KEYS`` for
+    ``best.pt``); ValueError naming the file if it is unreadable or incomplete."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ValueError(f"checkpoint {str(path)!r} is corrupt or unreadable: {exc}") from exc
+    if not isinstance(state, dict):
+        raise ValueError(f"checkpoint {str(path)!r} is not a training checkpoint")
+    missing = required - set(state)
+    if missing:
+        raise ValueError(f"checkpoint {str(path)!r} is incomplete: missing {sorted(missing)}")
+    return state
