@@ -33,7 +33,20 @@ from typing import Any
 
 import numpy as np
 
-from pdesim.io import WellWriter
+from pdesim.io import (
+    DT_PER_TRAJECTORY_ATTR,
+    EXCLUDED_ATTR,
+    FFT_ATTR,
+    HOST_ATTR,
+    RECIPE_ATTR,
+    RECIPE_HASH_ATTR,
+    SHARD_ATTR,
+    SIZE_ATTR,
+    SPAWN_KEYS_ATTR,
+    SPLIT_ATTR,
+    VERSIONS_ATTR,
+    WellWriter,
+)
 from pdesim.recipes import SPLITS, Recipe, Shard
 from pdesim.simulate import Run, SimulationDiverged, simulate
 from pdesim.systems import make_system
@@ -102,15 +115,15 @@ def run_shard(recipe: Recipe, shard: Shard, path: str) -> dict[str, Any]:
     t_warmup = float(run_spec["t_warmup"])
     t_end = t_warmup + float(run_spec["t_duration"])
     attrs = {
-        "pdesim_recipe": json.dumps(recipe.raw, sort_keys=True),
-        "pdesim_recipe_hash": recipe.hash,
-        "pdesim_size": recipe.size,
-        "pdesim_shard": shard.relative_path,
-        "pdesim_split": shard.split,
-        "pdesim_spawn_keys": json.dumps([[i] for i in _indices(shard)]),
-        "pdesim_versions": json.dumps(_versions()),
-        "pdesim_fft": json.dumps(SHARD_ENVIRONMENT),
-        "pdesim_host": platform.node(),
+        RECIPE_ATTR: json.dumps(recipe.raw, sort_keys=True),
+        RECIPE_HASH_ATTR: recipe.hash,
+        SIZE_ATTR: recipe.size,
+        SHARD_ATTR: shard.relative_path,
+        SPLIT_ATTR: shard.split,
+        SPAWN_KEYS_ATTR: json.dumps([[i] for i in _indices(shard)]),
+        VERSIONS_ATTR: json.dumps(_versions()),
+        FFT_ATTR: json.dumps(SHARD_ENVIRONMENT),
+        HOST_ATTR: platform.node(),
     }
     common = {
         "t_end": t_end,
@@ -197,9 +210,9 @@ def _run_one_by_one(
         return 0, steps, excluded
     attrs = {
         **attrs,
-        "pdesim_spawn_keys": json.dumps([[i] for i, _ in kept]),
-        "pdesim_dt_per_trajectory": json.dumps([run.dt for _, run in kept]),
-        "pdesim_excluded": json.dumps(excluded),
+        SPAWN_KEYS_ATTR: json.dumps([[i] for i, _ in kept]),
+        DT_PER_TRAJECTORY_ATTR: json.dumps([run.dt for _, run in kept]),
+        EXCLUDED_ATTR: json.dumps(excluded),
     }
     writer = WellWriter(path, dataset_name=recipe.name, attrs=attrs)
     first_run = kept[0][1]
@@ -221,7 +234,7 @@ def _is_current(path: Path, recipe_hash: str) -> bool:
 
     try:
         with h5py.File(path, "r") as h5:
-            return h5.attrs.get("pdesim_recipe_hash") == recipe_hash
+            return h5.attrs.get(RECIPE_HASH_ATTR) == recipe_hash
     except OSError:
         return False
 

@@ -31,8 +31,36 @@ import numpy as np
 
 from pdesim.simulate import Run
 from pdesim.spectral import Grid
+from pdesim.systems import System, make_system
 
 AXIS_NAMES = ("x", "y", "z")
+
+# Provenance: root attributes pdesim adds to a file, under names The Well's reader
+# ignores. Written by every file (WellWriter):
+SYSTEM_ATTR = "pdesim_system"  #: the registry name of the system
+PARAMS_ATTR = "pdesim_params"  #: JSON of the system's parameters (``System.params_dict``)
+BOUNDARY_ATTR = "pdesim_boundary"
+LENGTHS_ATTR = "pdesim_lengths"
+VERSION_ATTR = "pdesim_version"
+SEED_ATTR = "pdesim_seed"
+FIRST_TRAJECTORY_ATTR = "pdesim_first_trajectory"
+DT_ATTR = "pdesim_dt"
+SAVE_EVERY_ATTR = "pdesim_save_every"  #: absent from files written before it existed
+INITIAL_ATTR = "pdesim_initial"
+METHOD_ATTR = "pdesim_method"
+WALL_TIME_ATTR = "pdesim_wall_time"
+# Written by dataset shards only (pdesim.data):
+RECIPE_ATTR = "pdesim_recipe"  #: JSON of the recipe
+RECIPE_HASH_ATTR = "pdesim_recipe_hash"
+SIZE_ATTR = "pdesim_size"
+SHARD_ATTR = "pdesim_shard"
+SPLIT_ATTR = "pdesim_split"
+SPAWN_KEYS_ATTR = "pdesim_spawn_keys"  #: JSON list of the trajectories' spawn keys
+VERSIONS_ATTR = "pdesim_versions"  #: JSON of the package versions
+FFT_ATTR = "pdesim_fft"  #: JSON of the FFT environment of the shard
+HOST_ATTR = "pdesim_host"
+DT_PER_TRAJECTORY_ATTR = "pdesim_dt_per_trajectory"  #: JSON; only after a dt halving
+EXCLUDED_ATTR = "pdesim_excluded"  #: JSON list of diverged trajectories; only after one
 #: Frames are gathered up to about this many bytes before one HDF5 write.
 _BLOCK_BYTES = 4 * 2**20
 
@@ -132,10 +160,10 @@ class WellWriter:
         h5.attrs["simulation_parameters"] = list(numeric)
         for key, value in numeric.items():
             h5.attrs[key] = value
-        h5.attrs["pdesim_system"] = system.name
-        h5.attrs["pdesim_params"] = json.dumps(params)
-        h5.attrs["pdesim_boundary"] = grid.boundary
-        h5.attrs["pdesim_lengths"] = list(grid.lengths)
+        h5.attrs[SYSTEM_ATTR] = system.name
+        h5.attrs[PARAMS_ATTR] = json.dumps(params)
+        h5.attrs[BOUNDARY_ATTR] = grid.boundary
+        h5.attrs[LENGTHS_ATTR] = list(grid.lengths)
         dims = _write_dimensions(h5, grid, t)
         _write_boundaries(h5, grid, dims)
         _write_graph(h5, grid)
@@ -200,13 +228,14 @@ class WellWriter:
         started = time.perf_counter()
         self._flush()
         provenance = {
-            "pdesim_version": __version__,
-            "pdesim_seed": run.seed,
-            "pdesim_first_trajectory": run.info.get("first_trajectory", 0),
-            "pdesim_dt": run.dt,
-            "pdesim_initial": run.initial,
-            "pdesim_method": run.info.get("method", ""),
-            "pdesim_wall_time": run.wall_time,
+            VERSION_ATTR: __version__,
+            SEED_ATTR: run.seed,
+            FIRST_TRAJECTORY_ATTR: run.info.get("first_trajectory", 0),
+            DT_ATTR: run.dt,
+            INITIAL_ATTR: run.initial,
+            METHOD_ATTR: run.info.get("method", ""),
+            WALL_TIME_ATTR: run.wall_time,
+            **({SAVE_EVERY_ATTR: run.info["save_every"]} if "save_every" in run.info else {}),
             **self.attrs,
         }
         for key, value in provenance.items():
@@ -256,8 +285,6 @@ class WellWriter:
 
 def write_run(path: str | os.PathLike, run: Run, *, attrs: dict[str, Any] | None = None) -> Path:
     """Write an in-memory ``run`` to ``path`` atomically in The Well's layout."""
-    from pdesim.systems import make_system
-
     system = make_system(run.system, **run.params)
     writer = WellWriter(path, attrs=attrs)
     writer.open(system, run.n_traj, run.t)
@@ -283,28 +310,114 @@ def read_fields(
     return fields, t, attrs
 
 
-def read_run(path: str | os.PathLike) -> Run:
-    """A file written by pdesim as a :class:`Run` (fields as stored, in float64)."""
-    from pdesim.systems import make_system
+def _json(attrs: dict[str, Any], key: str) -> Any:
+    return json.loads(attrs[key]) if key in attrs else None
 
+
+def _optional(attrs: dict[str, Any], key: str, kind: type) -> Any:
+    return kind(attrs[key]) if key in attrs else None
+
+
+def read_provenance(path: str | os.PathLike) -> dict[str, Any]:
+    """What made the pdesim file ``path``: system, parameters, solver settings, recipe.
+
+    Returns a dict with every key below; ``None`` where the file does not store it:
+
+    - ``system`` (str), ``params`` (dict): rebuild it with :func:`system_from_file`;
+    - ``dt`` (float; after a dt halving the first kept trajectory's, see
+      ``dt_per_trajectory``), ``method`` (str), ``save_every`` (float, the time between
+      frames; for files older than ``pdesim_save_every`` the whole multiple of ``dt``
+      nearest the time axis's spacing, None for a single frame), ``seed``,
+      ``first_trajectory`` (int), ``initial`` (str), ``version`` (str),
+      ``boundary`` (str), ``lengths`` (list of float), ``wall_time`` (float);
+    - dataset shards only (:mod:`pdesim.data`): ``recipe`` (dict), ``recipe_hash``,
+      ``size``, ``shard``, ``split``, ``host`` (str), ``spawn_keys`` (list),
+      ``versions``, ``fft`` (dict), ``dt_per_trajectory``, ``excluded`` (list).
+
+    Raises
+    ------
+    ValueError: the file was not written by pdesim (it has no ``pdesim_system``).
+    """
     with h5py.File(path, "r") as h5:
         attrs = dict(h5.attrs)
-        if "pdesim_system" not in attrs:
-            raise ValueError(f"{path} was not written by pdesim (no 'pdesim_system' attribute)")
+        times = h5["dimensions/time"][:2] if "dimensions/time" in h5 else np.empty(0)
+    if SYSTEM_ATTR not in attrs or PARAMS_ATTR not in attrs:
+        raise ValueError(
+            f"{str(path)!r} was not written by pdesim: it carries no provenance (no "
+            f"{SYSTEM_ATTR!r} and {PARAMS_ATTR!r} attributes), so it names no system"
+        )
+    dt = _optional(attrs, DT_ATTR, float)
+    save_every = _optional(attrs, SAVE_EVERY_ATTR, float)
+    if save_every is None and len(times) == 2:
+        spacing = float(times[1]) - float(times[0])
+        save_every = spacing if dt is None else dt * max(1, round(spacing / dt))
+    lengths = attrs.get(LENGTHS_ATTR)
+    return {
+        "system": str(attrs[SYSTEM_ATTR]),
+        "params": json.loads(attrs[PARAMS_ATTR]),
+        "dt": dt,
+        "method": str(attrs.get(METHOD_ATTR, "")) or None,
+        "save_every": save_every,
+        "seed": _optional(attrs, SEED_ATTR, int),
+        "first_trajectory": _optional(attrs, FIRST_TRAJECTORY_ATTR, int),
+        "initial": _optional(attrs, INITIAL_ATTR, str),
+        "version": _optional(attrs, VERSION_ATTR, str),
+        "boundary": _optional(attrs, BOUNDARY_ATTR, str),
+        "lengths": None if lengths is None else [float(v) for v in lengths],
+        "wall_time": _optional(attrs, WALL_TIME_ATTR, float),
+        "recipe": _json(attrs, RECIPE_ATTR),
+        "recipe_hash": _optional(attrs, RECIPE_HASH_ATTR, str),
+        "size": _optional(attrs, SIZE_ATTR, str),
+        "shard": _optional(attrs, SHARD_ATTR, str),
+        "split": _optional(attrs, SPLIT_ATTR, str),
+        "host": _optional(attrs, HOST_ATTR, str),
+        "spawn_keys": _json(attrs, SPAWN_KEYS_ATTR),
+        "versions": _json(attrs, VERSIONS_ATTR),
+        "fft": _json(attrs, FFT_ATTR),
+        "dt_per_trajectory": _json(attrs, DT_PER_TRAJECTORY_ATTR),
+        "excluded": _json(attrs, EXCLUDED_ATTR),
+    }
+
+
+def system_from_file(path: str | os.PathLike) -> System:
+    """The system that wrote the pdesim file ``path``, rebuilt from its provenance.
+
+    Raises
+    ------
+    ValueError: the file carries no pdesim provenance, or its system or parameters are
+        not valid for this version of pdesim (the message names the file).
+    """
+    return _rebuild(path, read_provenance(path))
+
+
+def _rebuild(path: str | os.PathLike, provenance: dict[str, Any]) -> System:
+    try:
+        return make_system(provenance["system"], **provenance["params"])
+    except (ValueError, TypeError) as exc:
+        raise ValueError(
+            f"{str(path)!r}: cannot rebuild its system {provenance['system']!r} from the "
+            f"stored parameters: {exc}"
+        ) from exc
+
+
+def read_run(path: str | os.PathLike) -> Run:
+    """A file written by pdesim as a :class:`Run` (fields as stored, in float64)."""
+    provenance = read_provenance(path)
+    system = _rebuild(path, provenance)
+    with h5py.File(path, "r") as h5:
+        n_traj = int(h5.attrs["n_trajectories"])
         names = list(h5["t0_fields"].attrs["field_names"])
         fields = {name: h5["t0_fields"][name][()].astype(np.float64) for name in names}
         t = h5["dimensions/time"][()].astype(np.float64)
-    params = json.loads(attrs["pdesim_params"])
-    system = make_system(str(attrs["pdesim_system"]), **params)
     return Run(
         system=system.name,
         fields=fields,
         t=t,
         grid=system.grid,
-        params=params,
-        dt=float(attrs.get("pdesim_dt", np.nan)),
-        seed=int(attrs.get("pdesim_seed", 0)),
-        initial=str(attrs.get("pdesim_initial", "")),
-        wall_time=float(attrs.get("pdesim_wall_time", np.nan)),
-        info={"n_traj": int(attrs["n_trajectories"]), "path": str(path)},
+        params=provenance["params"],
+        dt=np.nan if provenance["dt"] is None else provenance["dt"],
+        seed=provenance["seed"] or 0,
+        initial=provenance["initial"] or "",
+        wall_time=np.nan if provenance["wall_time"] is None else provenance["wall_time"],
+        info={"n_traj": n_traj, "path": str(path), "save_every": provenance["save_every"]},
     )

@@ -320,6 +320,7 @@ def simulate(
             "batch_size": batch,
             "n_steps": n_steps,
             "method": method,
+            "save_every": save_every,
             **({"stepper": stepper.get_state()} if hasattr(stepper, "get_state") else {}),
         },
     )
