@@ -8,11 +8,11 @@
 """
 
 from pdesim import diagnostics
-from pdesim.simulate import Run, SimulationDiverged, simulate
+from pdesim.common import VERSION as __version__
+from pdesim.common import SimulationDiverged
+from pdesim.simulate import Run, simulate
 from pdesim.spectral import Grid, SpectralTransform
 from pdesim.systems import SYSTEMS, make_system
-
-__version__ = "0.1.0"
 
 __all__ = [
     "SYSTEMS",

@@ -10,9 +10,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from pdesim.common import SimulationDiverged
 from pdesim.diagnostics.recorder import RegimeRecorder, regime_report
 from pdesim.io import WellWriter
-from pdesim.simulate import MemorySink, Run, SimulationDiverged, simulate
+from pdesim.simulate import MemorySink, Run, simulate
 from pdesim.systems import SYSTEMS, make_system
 
 

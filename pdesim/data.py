@@ -27,12 +27,13 @@ import platform
 import resource
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from pdesim.common import VERSION, SimulationDiverged
 from pdesim.io import (
     DT_PER_TRAJECTORY_ATTR,
     EXCLUDED_ATTR,
@@ -47,8 +48,9 @@ from pdesim.io import (
     VERSIONS_ATTR,
     WellWriter,
 )
-from pdesim.recipes import SPLITS, Recipe, Shard
-from pdesim.simulate import Run, SimulationDiverged, simulate
+from pdesim.recipes import SPLITS, Recipe, Shard, Summary
+from pdesim.simulate import Run, simulate
+from pdesim.stats import write_stats
 from pdesim.systems import make_system
 
 ShardProgress = Callable[[dict[str, Any]], None]
@@ -58,35 +60,12 @@ ShardProgress = Callable[[dict[str, Any]], None]
 SHARD_ENVIRONMENT = {"PDESIM_FFT_PLANNER": "estimate", "PDESIM_FFT_WISDOM": "off"}
 
 
-@dataclass
-class Summary:
-    """What a generation did."""
-
-    name: str
-    size: str
-    out_dir: str
-    files_written: int = 0
-    files_skipped: int = 0
-    trajectories: int = 0
-    trajectory_steps: int = 0
-    bytes: int = 0
-    wall_time: float = 0.0
-    excluded: list[dict[str, Any]] = field(default_factory=list)
-    failures: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.failures
-
-
 def _versions() -> dict[str, str]:
     import h5py
     import scipy
 
-    from pdesim import __version__
-
     versions = {
-        "pdesim": __version__,
+        "pdesim": VERSION,
         "python": platform.python_version(),
         "numpy": np.__version__,
         "scipy": scipy.__version__,
@@ -293,8 +272,9 @@ def generate(
     """
     from dask.distributed import as_completed
 
+    # Here, not at the top: the card draws with matplotlib, which would cost every dask
+    # worker that unpickles run_shard about a second to import.
     from pdesim.dataset_card import write_dataset_card
-    from pdesim.stats import write_stats
 
     started = time.perf_counter()
     out_dir = recipe.output_dir(Path(out_base))

@@ -5,19 +5,15 @@ from __future__ import annotations
 import inspect
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import h5py
 
 from pdesim.files import atomic_write_text
 from pdesim.io import read_run
 from pdesim.plots import plot_run
-from pdesim.recipes import SPLITS, Recipe
+from pdesim.recipes import SPLITS, Recipe, Summary
 from pdesim.stats import read_stats
 from pdesim.systems import SYSTEMS
-
-if TYPE_CHECKING:
-    from pdesim.data import Summary
 
 
 def _split_sizes(out_dir: Path) -> dict[str, tuple[int, int, tuple[int, ...]]]:

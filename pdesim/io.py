@@ -29,6 +29,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from pdesim.common import VERSION
 from pdesim.simulate import Run
 from pdesim.spectral import Grid
 from pdesim.systems import System, make_system
@@ -223,12 +224,10 @@ class WellWriter:
         self._pending = []
 
     def close(self, run: Run) -> None:
-        from pdesim import __version__
-
         started = time.perf_counter()
         self._flush()
         provenance = {
-            VERSION_ATTR: __version__,
+            VERSION_ATTR: VERSION,
             SEED_ATTR: run.seed,
             FIRST_TRAJECTORY_ATTR: run.info.get("first_trajectory", 0),
             DT_ATTR: run.dt,

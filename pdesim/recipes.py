@@ -41,12 +41,13 @@ import hashlib
 import itertools
 import json
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from pdesim.common import VERSION
 from pdesim.systems import SYSTEMS, make_system
 from pdesim.validation import require_choice, require_int, require_multiple, require_real
 
@@ -99,10 +100,8 @@ class Recipe:
     @property
     def hash(self) -> str:
         """Content hash of everything that determines the data (recipe, size, version)."""
-        from pdesim import __version__
-
         blob = json.dumps(
-            {"recipe": self.raw, "size": self.size, "pdesim": __version__}, sort_keys=True
+            {"recipe": self.raw, "size": self.size, "pdesim": VERSION}, sort_keys=True
         )
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -130,6 +129,27 @@ class Recipe:
         if len(self.settings) < 2:
             return ()
         return tuple(k for k in self.settings[0] if len({str(s[k]) for s in self.settings}) > 1)
+
+
+@dataclass
+class Summary:
+    """What generating a recipe did (:func:`pdesim.data.generate` fills it in)."""
+
+    name: str
+    size: str
+    out_dir: str
+    files_written: int = 0
+    files_skipped: int = 0
+    trajectories: int = 0
+    trajectory_steps: int = 0
+    bytes: int = 0
+    wall_time: float = 0.0
+    excluded: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
 
 
 def _setting_label(params: dict[str, Any], swept: tuple[str, ...]) -> str:

@@ -36,6 +36,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from pdesim.common import SimulationDiverged
 from pdesim.integrators import StepSizeUnderflow
 from pdesim.spectral import Grid
 from pdesim.systems import System
@@ -47,16 +48,6 @@ Progress = Callable[[int, int], None]
 
 #: A real field stack of one batch is kept below this many bytes (cache-sized).
 _BATCH_BYTES = 4 * 2**20
-
-
-class SimulationDiverged(RuntimeError):
-    """A trajectory became non-finite or exceeded the system's blow-up threshold."""
-
-    def __init__(self, trajectory: int, time: float, reason: str) -> None:
-        self.trajectory = trajectory
-        self.time = time
-        self.reason = reason
-        super().__init__(f"trajectory {trajectory} diverged at t = {time:g}: {reason}")
 
 
 class FrameSink(Protocol):

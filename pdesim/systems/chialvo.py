@@ -46,6 +46,7 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 
+from pdesim.common import SimulationDiverged
 from pdesim.graph import NodeGrid, graph_triangles, ring_diffusion, ring_star_adjacency
 from pdesim.maps import ChialvoMap, fixed_points
 from pdesim.systems.base import System, parameter
@@ -230,8 +231,6 @@ class ChialvoRingStar(System):
         iterates ``n_transient + 1 .. n_transient + n_iter``. An escaping orbit raises
         :class:`pdesim.SimulationDiverged` with its iteration.
         """
-        from pdesim.simulate import SimulationDiverged
-
         n_iter = require_int("n_iter", n_iter, ge=1)
         n_transient = require_int("n_transient", n_transient, ge=0)
         stepper = self.sweep_stepper(values)
