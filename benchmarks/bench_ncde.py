@@ -32,7 +32,8 @@ import torch
 
 from surrogates.data import WellWindows
 from surrogates.models.ncde import VARIANTS
-from surrogates.train import TrainConfig, _window, train, vrmse
+from surrogates.protocol import batch_window
+from surrogates.train import TrainConfig, train, vrmse
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "bench_ncde.json"
@@ -52,7 +53,7 @@ def evaluate(model, root: Path, n_windows: int, n_in: int) -> dict[str, float]:
     samples = [ds[int(i)] for i in picks]
     batch = {k: torch.stack([s[k] for s in samples]) for k in samples[0]}
     ds.close()
-    window, targets = _window(batch, torch.device("cpu"))
+    window, targets = batch_window(batch, torch.device("cpu"))
     model.eval()
     pred = model.rollout(window, HORIZON, batch["boundary_conditions"][0], fields, fields)
     last = window[:, -1, : len(fields)]

@@ -509,16 +509,15 @@ def evaluate(cfg: EvalConfig) -> dict:
 
 def _split(root, split: str) -> np.ndarray | None:
     try:
-        return trajectories(root, split)[0]
+        return trajectories(root, split).frames
     except FileNotFoundError:
         return None
 
 
 def evaluate_dataset(cfg: EvalConfig, run: Path, config: dict, model, step: int, root) -> dict:
-    test, ds = trajectories(root, "test")
-    info = ds.info
-    if hasattr(model, "check"):
-        model.check(info)
+    split = trajectories(root, "test")
+    test, info = split.frames, split.info
+    model.check(info)
     model_key = _key(config["model"])
     needs = {model_key: int(config["n_steps_input"])}
     # before any work: the model's context (and the requested one) must fit
@@ -533,7 +532,7 @@ def evaluate_dataset(cfg: EvalConfig, run: Path, config: dict, model, step: int,
         else lyapunov_exponent(info.files[0].path, out_dir / "lyapunov.json")
     )
     chaotic = _chaotic(lam)
-    train = trajectories(root, "train")[0]
+    train = trajectories(root, "train").frames
     valid = _split(root, "valid") if cfg.reservoir else None
     space = tuple(range(3, train.ndim))
     field_std = train.std(axis=(0, 1, *space))
@@ -568,7 +567,7 @@ def evaluate_dataset(cfg: EvalConfig, run: Path, config: dict, model, step: int,
 
     results, rollouts = {}, {}
     for c in candidates:
-        r = rollout(c.forecaster, context, horizon, cfg.batch_size)
+        r = rollout(c.forecaster, context, horizon, cfg.batch_size, constants=split.constants)
         rollouts[c.key] = r
         results[c.key] = score(r, ref)
     solver_fps = None

@@ -206,7 +206,8 @@ class EchoStateNetwork(Forecaster):
 
     # -- the Forecaster protocol
 
-    def begin(self, context: np.ndarray) -> np.ndarray:
+    def begin(self, context: np.ndarray, constants: np.ndarray | None = None) -> np.ndarray:
+        """Drive the reservoir through the context's washout (constant fields unused)."""
         if self.w_out is None:
             raise RuntimeError("EchoStateNetwork.begin before fit")
         context = np.asarray(context, dtype=np.float64)

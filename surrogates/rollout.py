@@ -6,9 +6,11 @@ starts from a context window, feeds each prediction back, and stops a trajectory
 cleanly at the first step whose prediction is non-finite or exceeds ``bound`` in
 absolute value: that step and every later one are NaN in the returned frames and
 the step is recorded in ``stopped_at`` (``n_steps`` for a trajectory that never
-stopped), so nothing non-finite is ever fed back into a model. A forecaster with a
-state of its own (a reservoir) starts it in ``begin`` and drops stopped trajectories
-from it in ``keep``.
+stopped), so nothing non-finite is ever fed back into a model. Each trajectory's
+constant fields ``(C_const, *space)`` (The Well's time-independent fields; none for
+most datasets) are handed to ``begin`` with its context. A forecaster with a state of
+its own (a reservoir; a model's constant fields) starts it in ``begin`` and drops
+stopped trajectories from it in ``keep``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from surrogates.data import WellWindows
+from surrogates.data import DatasetInfo, WellWindows
+from surrogates.protocol import Surrogate, advance, channels, model_window
 
 
 class Forecaster:
@@ -29,8 +32,10 @@ class Forecaster:
     name = "forecaster"
     n_context = 1
 
-    def begin(self, context: np.ndarray) -> np.ndarray:
-        """The window the rollout starts from (the context itself, by default)."""
+    def begin(self, context: np.ndarray, constants: np.ndarray) -> np.ndarray:
+        """The window the rollout starts from (the context itself, by default), for
+        ``context (B, T, C, *space)`` and the trajectories' constant fields
+        ``constants (B, C_const, *space)`` (ignored by default)."""
         return context
 
     def step(self, window: np.ndarray) -> np.ndarray:
@@ -63,8 +68,10 @@ def rollout(
     n_steps: int,
     batch_size: int = 16,
     bound: float = 1e6,
+    constants: np.ndarray | None = None,
 ) -> Rollout:
-    """Roll ``forecaster`` out ``n_steps`` frames from ``context (B, T, C, *space)``."""
+    """Roll ``forecaster`` out ``n_steps`` frames from ``context (B, T, C, *space)``;
+    ``constants (B, C_const, *space)``: the trajectories' constant fields (default none)."""
     context = np.asarray(context)
     if not isinstance(n_steps, int) or n_steps < 1:
         raise ValueError(f"n_steps={n_steps!r}; allowed: an integer >= 1")
@@ -76,13 +83,23 @@ def rollout(
             f"with T >= {forecaster.n_context}"
         )
     n = len(context)
+    if constants is None:
+        constants = np.zeros((n, 0, *context.shape[3:]))
+    constants = np.asarray(constants, dtype=np.float64)
+    if constants.shape[:1] + constants.shape[2:] != (n, *context.shape[3:]):
+        raise ValueError(
+            f"constants of shape {constants.shape} for a context of shape {context.shape}; "
+            "allowed: (B, C_const, *space) with the context's B and space"
+        )
     frames = np.full((n, n_steps, *context.shape[2:]), np.nan, dtype=np.float64)
     stopped = np.full(n, n_steps, dtype=np.int64)
     elapsed = 0.0
     for lo in range(0, n, batch_size):
         idx = np.arange(lo, min(n, lo + batch_size))
         tick = time.perf_counter()
-        window = forecaster.begin(context[idx, -forecaster.n_context :].astype(np.float64))
+        window = forecaster.begin(
+            context[idx, -forecaster.n_context :].astype(np.float64), constants[idx]
+        )
         elapsed += time.perf_counter() - tick
         for k in range(n_steps):
             if not len(idx):
@@ -102,39 +119,62 @@ def rollout(
     return Rollout(frames, stopped, elapsed)
 
 
-def trajectories(root: str | os.PathLike, split: str = "test") -> tuple[np.ndarray, WellWindows]:
-    """Every trajectory of a split, channels first: ``(n_traj, T, C, *space)``, and the
-    dataset (for its metadata; closed)."""
+@dataclass
+class Trajectories:
+    """Every trajectory of a split: ``frames (n_traj, T, C, *space)`` and ``constants
+    (n_traj, C_const, *space)``, channels first, and the split's description."""
+
+    frames: np.ndarray
+    constants: np.ndarray
+    info: DatasetInfo
+
+
+def trajectories(root: str | os.PathLike, split: str = "test") -> Trajectories:
+    """Every trajectory of a split of the dataset directory ``root``, in float64."""
     ds = WellWindows(root, split, n_steps_input=1, full_trajectory=True)
     try:
-        out = []
+        frames, constants = [], []
         for i in range(len(ds)):
             s = ds[i]
             full = torch.cat([s["input_fields"], s["output_fields"]], 0)
-            out.append(full.movedim(-1, 1).numpy())
+            frames.append(full.movedim(-1, 1).numpy())
+            constants.append(s["constant_fields"].movedim(-1, 0).numpy())
     finally:
         ds.close()
-    return np.stack(out).astype(np.float64), ds
+    return Trajectories(
+        np.stack(frames).astype(np.float64), np.stack(constants).astype(np.float64), ds.info
+    )
 
 
 class ModelForecaster(Forecaster):
-    """A trained surrogate called as in training: ``u_{t+1} = u_t + d * delta_t``."""
+    """A trained surrogate called as in training (:mod:`surrogates.protocol`): the
+    window and the trajectories' constant fields make the model window, and
+    ``u_{t+1} = u_t + d * delta_t``."""
 
-    def __init__(self, model, info, n_context: int, name: str = "model", device="cpu") -> None:
+    def __init__(
+        self, model: Surrogate, info: DatasetInfo, n_context: int, name: str = "model", device="cpu"
+    ) -> None:
         self.model, self.info, self.n_context, self.name = model, info, n_context, name
         self.device = torch.device(device)
-        self.in_fields = list(info.field_names + info.constant_field_names)
-        self.out_fields = list(info.field_names)
+        self.in_fields, self.out_fields = channels(info)
         self.bcs = torch.tensor(info.boundary_conditions)
-        self.constants: np.ndarray | None = None
+        self.constants: torch.Tensor | None = None
+
+    def begin(self, context: np.ndarray, constants: np.ndarray) -> np.ndarray:
+        """Keep the batch's constant fields for its steps."""
+        self.constants = torch.as_tensor(constants, dtype=torch.float32, device=self.device)
+        return context
+
+    def keep(self, mask: np.ndarray) -> None:
+        if self.constants is not None:
+            keep = torch.as_tensor(np.asarray(mask, dtype=bool), device=self.constants.device)
+            self.constants = self.constants[keep]
 
     @torch.no_grad()
     def step(self, window: np.ndarray) -> np.ndarray:
-        x = torch.as_tensor(window, dtype=torch.float32, device=self.device)
-        if self.constants is not None and self.constants.shape[0]:
-            c = torch.as_tensor(self.constants, dtype=torch.float32, device=self.device)
-            x = torch.cat([x, c[None, None].expand(x.shape[0], x.shape[1], *c.shape)], 2)
+        if self.constants is None or len(self.constants) != len(window):
+            raise RuntimeError(f"{self.name}: step without a begin for this batch")
+        frames = torch.as_tensor(window, dtype=torch.float32, device=self.device)
+        x = model_window(frames, self.constants)
         delta, d = self.model(x, self.bcs, self.in_fields, self.out_fields)
-        n_out = len(self.out_fields)
-        nxt = x[:, -1, :n_out] + d[:, 0] * delta[:, -1]
-        return nxt.double().cpu().numpy()
+        return advance(x, delta, d).double().cpu().numpy()

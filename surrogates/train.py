@@ -68,8 +68,9 @@ from surrogates import metrics
 from surrogates.checkpoints import BEST, CHECKPOINT, WEIGHT_KEYS, load_checkpoint, save_checkpoint
 from surrogates.data import BatchPlan, MultiWindows, WellWindows
 from surrogates.ema import WeightEMA
-from surrogates.models import MODELS, Walrus
+from surrogates.models import MODELS
 from surrogates.models.walrus import DELTA_SCALES
+from surrogates.protocol import Surrogate, advance, batch_window, channels, slide, target
 
 VPT_EPSILON = 0.5
 
@@ -189,20 +190,6 @@ def vrmse(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
     return metrics.vrmse(pred, true, unbiased=False)
 
 
-def _window(batch: dict[str, torch.Tensor], device: torch.device) -> tuple[torch.Tensor, ...]:
-    """Channels-first ``window (B, T, C_in, *space)`` and ``targets (B, K, C, *space)``."""
-    x = batch["input_fields"].to(device).movedim(-1, 2)
-    y = batch["output_fields"].to(device).movedim(-1, 2)
-    const = batch["constant_fields"].to(device).movedim(-1, 1)
-    if const.shape[1]:
-        x = torch.cat([x, const[:, None].expand(-1, x.shape[1], *const.shape[1:])], 2)
-    return x, y
-
-
-def _fields(info) -> tuple[list[str], list[str]]:
-    return list(info.field_names + info.constant_field_names), list(info.field_names)
-
-
 def rollout_length(cfg: TrainConfig, step: int) -> int:
     """Frames scored at (0-based) ``step``: ``rollout_steps``, grown linearly from 1 over
     the first ``rollout_curriculum`` steps."""
@@ -212,16 +199,14 @@ def rollout_length(cfg: TrainConfig, step: int) -> int:
     return 1 + int(grown)
 
 
-def batch_loss(
-    model: torch.nn.Module, batch: dict, infos: list, cfg: TrainConfig, device, step: int = 0
-):
+def batch_loss(model: Surrogate, batch: dict, infos: list, cfg: TrainConfig, device, step: int = 0):
     """The L1 loss on normalised changes, one-step plus optional rollout steps (see the
     module docstring for the noise, curriculum and teacher-forcing options)."""
     info = infos[int(batch["dataset_index"][0])]
-    in_fields, out_fields = _fields(info)
+    in_fields, out_fields = channels(info)
     n_out = len(out_fields)
     bcs = batch["boundary_conditions"][0]
-    window, targets = _window(batch, device)
+    window, targets = batch_window(batch, device)
     clean = window[:, :, :n_out]
     if cfg.input_noise:
         dims = [1, *range(3, window.ndim)]
@@ -230,25 +215,24 @@ def batch_loss(
         window = torch.cat([noisy, window[:, :, n_out:]], 2)
     delta, d = model(window, bcs, in_fields, out_fields)
     following = torch.cat([clean[:, 1:], targets[:, :1]], 1)
-    true = (following - window[:, :, :n_out]) / d
+    true = target(window[:, :, :n_out], following, d)
     first = 1 if window.shape[1] > 1 else 0
     losses = [(delta[:, first:] - true[:, first:]).abs().mean()]
     for k in range(1, min(targets.shape[1], rollout_length(cfg, step))):
-        nxt = window[:, -1, :n_out] + d[:, 0] * delta[:, -1]
+        nxt = advance(window, delta, d)
         if cfg.pushforward:
             nxt = nxt.detach()
         if cfg.teacher_forcing:
             nxt = (1 - cfg.teacher_forcing) * nxt + cfg.teacher_forcing * targets[:, k - 1]
-        full = torch.cat([nxt, window[:, -1, n_out:]], 1)
-        window = torch.cat([window[:, 1:], full[:, None]], 1)
+        window = slide(window, nxt)
         delta, d = model(window, bcs, in_fields, out_fields)
-        true = (targets[:, k] - window[:, -1, :n_out]) / d[:, 0]
-        losses.append((delta[:, -1] - true).abs().mean())
+        true = target(window[:, -1:, :n_out], targets[:, k : k + 1], d)
+        losses.append((delta[:, -1:] - true).abs().mean())
     return torch.stack(losses).mean()
 
 
 @torch.no_grad()
-def validate(model: Walrus, sets: list[WellWindows], n_samples: int, seed: int, device) -> dict:
+def validate(model: Surrogate, sets: list[WellWindows], n_samples: int, seed: int, device) -> dict:
     """One-step VRMSE of the model and of persistence on evenly spaced windows."""
     was_training = model.training
     model.eval()
@@ -257,14 +241,14 @@ def validate(model: Walrus, sets: list[WellWindows], n_samples: int, seed: int, 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         for ds in sets:
-            in_fields, out_fields = _fields(ds.info)
+            in_fields, out_fields = channels(ds.info)
             n_out = len(out_fields)
             picks = np.unique(np.linspace(0, len(ds) - 1, min(n_samples, len(ds))).astype(int))
             ours, persistence = [], []
             for chunk in np.array_split(picks, max(1, len(picks) // 16)):
                 samples = [ds[int(i)] for i in chunk]
                 batch = {k: torch.stack([s[k] for s in samples]) for k in samples[0]}
-                window, targets = _window(batch, device)
+                window, targets = batch_window(batch, device)
                 pred = model.rollout(
                     window, 1, batch["boundary_conditions"][0], in_fields, out_fields
                 )
@@ -293,11 +277,11 @@ def validate_rollouts(
     result: dict[str, float] = {}
     vpts, logs = [], []
     for ds in sets:
-        in_fields, out_fields = _fields(ds.info)
+        in_fields, out_fields = channels(ds.info)
         picks = np.unique(np.linspace(0, len(ds) - 1, min(n_starts, len(ds))).astype(int))
         samples = [ds[int(i)] for i in picks]
         batch = {k: torch.stack([s[k] for s in samples]) for k in samples[0]}
-        window, targets = _window(batch, device)
+        window, targets = batch_window(batch, device)
         pred = model.rollout(
             window, targets.shape[1], batch["boundary_conditions"][0], in_fields, out_fields
         )

@@ -115,7 +115,7 @@ def test_report_end_to_end(run, report):
 
 
 def test_rollouts_file(run, report):
-    test, _ = trajectories(run.parent / "ks1d", "test")
+    test = trajectories(run.parent / "ks1d", "test").frames
     with h5py.File(run / "eval" / "ks1d" / "rollouts.hdf5", "r") as h5:
         assert set(h5) == KEYS | {"truth"}
         assert h5.attrs["context_frames"] == 3
@@ -170,7 +170,7 @@ class FakeReservoir(Persistence):
     name = "reservoir"
     n_context = 6
 
-    def begin(self, context):
+    def begin(self, context, constants):
         assert context.shape[1] == 6
         return context
 
@@ -193,7 +193,7 @@ def test_every_forecaster_starts_after_the_longest_context(run, monkeypatch):
     assert res["selection"] == {"best": {"washout": 6}, "tried": 3, "model": {"washout": 6}}
     assert res["n_context"] == 6 and report["forecasters"]["walrus"]["n_context"] == 3
     assert report["context_frames"] == 6 and report["horizon"] == 34
-    test, _ = trajectories(run.parent / "ks1d", "test")
+    test = trajectories(run.parent / "ks1d", "test").frames
     with h5py.File(run / "eval" / "ks1d" / "rollouts.hdf5") as h5:
         assert h5.attrs["context_frames"] == 6
         np.testing.assert_array_equal(h5["truth/u"][()], test[:, 6:, 0].astype(np.float32))
@@ -214,7 +214,7 @@ def test_the_reservoir_is_selected_on_the_valid_split(run):
     assert report["context_frames"] == res["n_context"] == washout
     assert report["horizon"] == 40 - washout
     assert "| reservoir |" in (run / "eval" / "ks1d" / "summary.md").read_text()
-    test, _ = trajectories(run.parent / "ks1d", "test")
+    test = trajectories(run.parent / "ks1d", "test").frames
     with h5py.File(run / "eval" / "ks1d" / "rollouts.hdf5") as h5:
         assert h5["reservoir"].attrs["label"] == "reservoir"
         assert h5["reservoir/u"].shape == (4, 40 - washout, 32)

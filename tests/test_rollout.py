@@ -86,9 +86,10 @@ def ks_dataset(tmp_path_factory):
 
 
 def test_twin_reproduces_the_solver_and_grows_from_its_noise(ks_dataset):
-    test, ds = trajectories(ks_dataset, "test")
+    split = trajectories(ks_dataset, "test")
+    test = split.frames
     assert test.shape == (2, 21, 1, 32)
-    path = ds.info.files[0].path
+    path = split.info.files[0].path
     exact = rollout(Twin(path, np.ones(1), noise=0.0), test[:, :1], 20)
     np.testing.assert_allclose(exact.frames, test[:, 1:], atol=1e-4)
     whole = Twin(path, np.ones(1)).run(test[:, 0], 20)
@@ -111,8 +112,9 @@ def test_twin_stores_frames_as_the_dataset_does(tmp_path):
     system = make_system("ks2d", L=16.0, N=16)
     run = simulate(system, 12.0, 0.1, 0.5, n_traj=1, seed=2, t_warmup=10.0)
     write_run(tmp_path / "data" / "test" / "ks2d_chunk_000.hdf5", run)
-    test, ds = trajectories(tmp_path, "test")
+    split = trajectories(tmp_path, "test")
+    test = split.frames
     assert np.abs(test.mean((2, 3, 4))).max() < 1e-6
-    twin = Twin(ds.info.files[0].path, np.ones(1), noise=0.0)
+    twin = Twin(split.info.files[0].path, np.ones(1), noise=0.0)
     r = rollout(twin, test[:, :1], 4)
     np.testing.assert_allclose(r.frames, test[:, 1:], atol=1e-4 * np.abs(test).max())

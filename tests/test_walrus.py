@@ -102,7 +102,10 @@ def test_jitter_is_on_at_inference_and_can_be_switched_off():
     shape, bcs = (32,), [(WALL, WALL)]
     x = window(2, 3, 1, shape)
     on = build("tiny", [info(shape, bcs=tuple(bcs))]).eval()
-    assert not torch.equal(on.rollout(x, 1, bcs, ["u"], ["u"]), on.rollout(x, 1, bcs, ["u"], ["u"]))
+    # jitter offsets are few on a 32-point grid: two draws can agree (seeded: five do not)
+    torch.manual_seed(0)
+    first, *others = (on.rollout(x, 1, bcs, ["u"], ["u"]) for _ in range(5))
+    assert not all(torch.equal(first, other) for other in others)
     off = build("tiny", [info(shape, bcs=tuple(bcs))], jitter=False).eval()
     assert torch.equal(off.rollout(x, 1, bcs, ["u"], ["u"]), off.rollout(x, 1, bcs, ["u"], ["u"]))
 

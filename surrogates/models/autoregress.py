@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from surrogates.protocol import advance, slide
+
 
 def autoregressive_frames(
     model: torch.nn.Module,
@@ -16,16 +18,15 @@ def autoregressive_frames(
     """``n_steps`` predicted frames ``(B, n_steps, C_out, *space)``.
 
     ``model(window, bcs, in_fields, out_fields)`` returns the normalised change and its
-    scale; each new frame ``last + d * delta`` replaces the oldest of the window (the
-    fields that are not predicted keep their last value), so statistics, jitter and
-    controls are recomputed from the model's own output at every step.
+    scale; each new frame (:func:`surrogates.protocol.advance`) replaces the oldest of
+    the window (:func:`surrogates.protocol.slide`: the fields that are not predicted
+    keep their last value), so statistics, jitter and controls are recomputed from the
+    model's own output at every step.
     """
     frames = []
-    n_out = len(out_fields)
     for _ in range(n_steps):
         delta, d = model(window, bcs, in_fields, out_fields)
-        nxt = window[:, -1, :n_out] + d[:, 0] * delta[:, -1]
+        nxt = advance(window, delta, d)
         frames.append(nxt)
-        full = torch.cat([nxt, window[:, -1, n_out:]], 1)
-        window = torch.cat([window[:, 1:], full[:, None]], 1)
+        window = slide(window, nxt)
     return torch.stack(frames, 1)

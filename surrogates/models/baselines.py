@@ -83,7 +83,8 @@ class Twin(Forecaster):
         self.noise = noise * np.asarray(field_std, dtype=np.float64)
         self.rng = np.random.default_rng(seed)
 
-    def begin(self, context: np.ndarray) -> np.ndarray:
+    def begin(self, context: np.ndarray, constants: np.ndarray) -> np.ndarray:
+        """The context with the noise kicked into its last frame."""
         kick = self.noise.reshape(1, -1, *(1,) * (context.ndim - 3))
         out = context.copy()
         out[:, -1] += kick * self.rng.standard_normal(context[:, -1].shape)

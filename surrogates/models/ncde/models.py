@@ -123,6 +123,24 @@ class NCDEForecaster(nn.Module):
         nn.init.zeros_(self.readout.weight)
         nn.init.zeros_(self.readout.bias)
 
+    def check(self, info: DatasetInfo) -> None:
+        """Raise ValueError if ``info`` is not laid out as the dataset the model was
+        built for (grid, fields, constant fields, shape, boundaries)."""
+        own = self.info
+        for key in (
+            "grid_type",
+            "spatial_dims",
+            "spatial_shape",
+            "field_names",
+            "constant_field_names",
+            "boundary_conditions",
+        ):
+            if getattr(info, key) != getattr(own, key):
+                raise ValueError(
+                    f"dataset {info.root!r} has {key}={getattr(info, key)!r}; this NCDE "
+                    f"model was built for {key}={getattr(own, key)!r} (dataset {own.root!r})"
+                )
+
     def field(self, z: torch.Tensor) -> torch.Tensor:
         """The CDE vector field ``f(z)``: ``(B, H, C)``."""
         return torch.tanh(self.vector_field(z)).view(z.shape[0], self.cfg.hidden, self.n_ctrl)
