@@ -122,6 +122,24 @@ def test_tangent_is_the_derivative_of_the_quadratic_term(name):
 
 
 @pytest.mark.parametrize("name", ["ks1d", "ks2d"])
+def test_several_tangents_share_the_one_base_state(name):
+    # Lyapunov spectra pass m tangents with one base state; each must get N'(u) v_i
+    # (KS2D's fused kernel once read base rows beyond the first: garbage for i > 0).
+    system = pdesim.make_system(name, N=32, L=30.0)
+    rng = np.random.default_rng(5)
+    u = system.transform.forward(system.initial_condition("random", rng)[None])
+    v = system.transform.forward(np.stack([system.initial_condition("random", rng) for _ in "abc"]))
+    together = np.empty_like(v)
+    system.nonlinear_tangent(u, v, together)
+    for i in range(len(v)):
+        alone = np.empty_like(v[i : i + 1])
+        system.nonlinear_tangent(u, v[i : i + 1].copy(), alone)
+        np.testing.assert_allclose(
+            together[i : i + 1], alone, rtol=0, atol=1e-12 * np.abs(alone).max()
+        )
+
+
+@pytest.mark.parametrize("name", ["ks1d", "ks2d"])
 def test_the_stepper_with_the_folded_output_factor_steps_like_the_whole_term(name):
     # The stepper gets N as (F[u^2] or F[|grad u|^2], output multiplier) and folds the
     # multiplier into ETDRK4; stepping with the whole N must give the same states.

@@ -166,8 +166,10 @@ class KuramotoSivashinsky2D(SpectralSystem):
     def nonlinear_tangent(self, state: np.ndarray, tangent: np.ndarray, out: np.ndarray) -> None:
         grad_u = self._gradient(state, "base")
         grad_v = self._gradient(tangent, "tangent")
+        u0, u1 = rows(grad_u[0]), rows(grad_u[1])
         g0, g1 = rows(grad_v[0]), rows(grad_v[1])
-        product_sum(g0, rows(grad_u[0]), g1, rows(grad_u[1]), g0)
+        for i in range(g0.shape[0]):  # one base state for every tangent: kernels don't broadcast
+            product_sum(g0[i : i + 1], u0, g1[i : i + 1], u1, g0[i : i + 1])
         self.transform.forward(grad_v[0], out=out, band=self._band)
         scale(rows(out), rows(self._multipliers[3]), rows(out))
 
