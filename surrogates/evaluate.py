@@ -98,8 +98,8 @@ from pdesim.files import atomic_write_text
 from surrogates import metrics as m
 from surrogates.checkpoints import BEST, CHECKPOINT, WEIGHT_KEYS, load_checkpoint
 from surrogates.data import scan
+from surrogates.forecasters import DMD, Climatology, Persistence, Twin
 from surrogates.models import MODELS
-from surrogates.models.baselines import DMD, Climatology, Persistence, Twin
 from surrogates.reservoir import select_reservoir
 from surrogates.rollout import Forecaster, ModelForecaster, Rollout, rollout, trajectories
 from surrogates.train import model_options

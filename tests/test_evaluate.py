@@ -25,7 +25,7 @@ from surrogates.evaluate import (
     score,
     write_rollouts,
 )
-from surrogates.models.baselines import Persistence
+from surrogates.forecasters import Persistence
 from surrogates.rollout import Rollout, trajectories
 from surrogates.train import TrainConfig, train
 

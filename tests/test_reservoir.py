@@ -4,7 +4,7 @@ selection on a validation split and bad input."""
 import numpy as np
 import pytest
 
-from surrogates.models.baselines import Persistence
+from surrogates.forecasters import Persistence
 from surrogates.reservoir import EchoStateNetwork, select_reservoir
 from surrogates.rollout import rollout
 

@@ -1,11 +1,11 @@
-"""Rollouts and baselines: exact cases, clean stops, batch invariance, the solver's twin."""
+"""Rollouts and the reference forecasters: exact cases, clean stops, batch invariance, the twin."""
 
 import numpy as np
 import pytest
 
 from pdesim import make_system, simulate
 from pdesim.io import write_run
-from surrogates.models.baselines import DMD, Climatology, Persistence, Twin
+from surrogates.forecasters import DMD, Climatology, Persistence, Twin
 from surrogates.rollout import Forecaster, rollout, trajectories
 
 

@@ -1,4 +1,5 @@
-"""Reference forecasters: persistence, climatology, DMD and the solver's twin.
+"""Reference forecasters (not learned models): persistence, climatology, DMD and the
+solver's twin, each a :class:`surrogates.rollout.Forecaster`.
 
 - persistence: ``u_{t+1} = u_t`` (the last context frame forever);
 - climatology: the training data's time- and trajectory-mean field;
@@ -15,12 +16,10 @@
 
 from __future__ import annotations
 
-import json
-
-import h5py
 import numpy as np
 
-from pdesim import make_system, simulate
+from pdesim import simulate
+from pdesim.io import read_provenance, system_from_file
 from surrogates.rollout import Forecaster
 
 
@@ -70,16 +69,13 @@ class Twin(Forecaster):
     name = "twin"
 
     def __init__(self, h5_path: str, field_std: np.ndarray, noise: float = 1e-6, seed: int = 0):
-        """The solver of the pdesim dataset file ``h5_path`` (which names its system)."""
-        with h5py.File(h5_path, "r") as h5:
-            attrs = dict(h5.attrs)
-            t = np.asarray(h5["dimensions/time"][:2], dtype=np.float64)
-        if "pdesim_system" not in attrs:
-            raise ValueError(f"{h5_path!r} was not written by pdesim: no solver for a twin")
-        self.system = make_system(str(attrs["pdesim_system"]), **json.loads(attrs["pdesim_params"]))
-        self.dt = float(attrs["pdesim_dt"])
-        self.method = str(attrs.get("pdesim_method", "")) or None
-        self.save_every = self.dt * max(1, round(float(t[1] - t[0]) / self.dt))
+        """The solver of the pdesim dataset file ``h5_path`` (which names its system);
+        ValueError for a file not written by pdesim."""
+        provenance = read_provenance(h5_path)
+        self.system = system_from_file(h5_path)
+        self.dt = provenance["dt"]
+        self.method = provenance["method"]
+        self.save_every = provenance["save_every"]
         self.noise = noise * np.asarray(field_std, dtype=np.float64)
         self.rng = np.random.default_rng(seed)
 
