@@ -6,6 +6,7 @@ __all__ = ["LyapunovSpectrum", "kaplan_yorke_dimension", "lyapunov_spectrum"]
 
 from pdesim.diagnostics.chaos_tests import sample_entropy, zero_one_test
 from pdesim.diagnostics.regimes import (
+    REGIME_CLASSIFIERS,
     REGIME_LABELS,
     Defects,
     Regime,
@@ -33,6 +34,7 @@ from pdesim.diagnostics.synchrony import (
 
 __all__ += [
     "DEFAULT_BINS",
+    "REGIME_CLASSIFIERS",
     "REGIME_LABELS",
     "Defects",
     "FrameStatistics",

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pdesim.integrators import ETDRK4
+from pdesim.systems import SYSTEMS
 from pdesim.systems.base import SpectralSystem, band_limited_noise
 from pdesim.validation import require_int, require_multiple, require_real
 
@@ -80,7 +81,7 @@ def lyapunov_spectrum(
 
     Parameters
     ----------
-    system: a spectral system with tangent dynamics (``nonlinear_tangent``).
+    system: a spectral system with tangent dynamics (``has_tangent_dynamics``).
     n_exponents: how many exponents (>= 1).
     t_end: averaging time after the warm-up (a multiple of ``qr_every * dt``).
     dt: ETDRK4 step.
@@ -92,6 +93,12 @@ def lyapunov_spectrum(
     if not isinstance(system, SpectralSystem):
         raise TypeError(
             f"parameter 'system' must be a spectral system, got {type(system).__name__}"
+        )
+    if not system.has_tangent_dynamics:
+        with_tangent = sorted(name for name, cls in SYSTEMS.items() if cls.has_tangent_dynamics)
+        raise ValueError(
+            f"parameter 'system' = {system.name!r} has no tangent dynamics, so no Lyapunov "
+            f"exponents; systems with them: {', '.join(with_tangent)}"
         )
     n_exponents = require_int("n_exponents", n_exponents, ge=1)
     dt = require_real("dt", dt, gt=0.0)

@@ -4,9 +4,10 @@
 and keeps, per trajectory and saved frame, the spatial std of every field and the
 fields' values at one probe point, plus the last frame -- a few numbers per frame,
 so a streamed run's memory stays bounded. :func:`regime_report` turns them into
-lines: rd-spiral's classifier label on the std of the first field and, for
-two-field systems with a phase (``rd_spiral``), the rotation frequency at the probe
-and the phase singularities of the last frame.
+lines, from what the system declares: the label of its regime classifier
+(``System.regime_classifier``) on the std of the first field and, for systems with a
+phase pair (``System.phase_fields``), the rotation frequency at the probe and the
+phase singularities of the last frame.
 """
 
 from __future__ import annotations
@@ -15,7 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from pdesim.diagnostics.regimes import classify_regime, phase_singularities, rotation_frequency
+from pdesim.diagnostics.regimes import (
+    REGIME_CLASSIFIERS,
+    phase_singularities,
+    regime_window,
+    rotation_frequency,
+)
 
 
 class RegimeRecorder:
@@ -77,32 +83,43 @@ class RegimeRecorder:
 
 
 def regime_report(recorder: RegimeRecorder, system: Any, max_lines: int = 8) -> list[str]:
-    """One line per trajectory (at most ``max_lines``): label, window statistics and,
-    for ``rd_spiral``, rotation frequency and phase singularities."""
-    lines: list[str] = []
+    """One line per trajectory (at most ``max_lines``): the label and window statistics
+    of the system's regime classifier and, for systems with a phase pair, rotation
+    frequency and phase singularities. No lines for a system that declares neither."""
+    classifier = system.regime_classifier
+    phase = system.phase_fields
+    if classifier is None and phase is None:
+        return []
     if recorder.std is None or recorder.std.shape[1] < 3:
         return ["regime: too few saved frames to classify (need >= 3)"]
     first = system.field_names[0]
+    n_window = regime_window(recorder.std.shape[1])
+    lines: list[str] = []
     for i in range(min(recorder.std.shape[0], max_lines)):
-        regime = classify_regime(recorder.std[i, :, 0])
-        line = (
-            f"trajectory {i}: {regime.label} (rd-spiral classifier on std({first}) over the "
-            f"last {regime.window} frames: mean {regime.mean:.4g}, "
-            f"variation {regime.variation:.2g})"
-        )
-        if system.name == "rd_spiral":
-            window = slice(-regime.window, None)
-            series = recorder.values[i, window]
-            rotation = rotation_frequency(series[:, :1], series[:, 1:2], recorder.t[window])
-            defects = phase_singularities(
-                recorder.last[i, 0], recorder.last[i, 1], periodic=system.grid.periodic
+        details = []
+        if classifier is not None:
+            regime = REGIME_CLASSIFIERS[classifier](recorder.std[i, :, 0])
+            details.append(
+                f"{regime.label} ({classifier} classifier on std({first}) over the "
+                f"last {regime.window} frames: mean {regime.mean:.4g}, "
+                f"variation {regime.variation:.2g})"
             )
-            line += (
-                f"; rotation omega = {rotation.omega:.4g} at grid point {recorder.probe} "
+        if phase is not None:
+            j, k = (system.field_names.index(name) for name in phase)
+            window = slice(-n_window, None)
+            series = recorder.values[i, window]
+            rotation = rotation_frequency(
+                series[:, j : j + 1], series[:, k : k + 1], recorder.t[window]
+            )
+            defects = phase_singularities(
+                recorder.last[i, j], recorder.last[i, k], periodic=system.grid.periodic
+            )
+            details.append(
+                f"rotation omega = {rotation.omega:.4g} at grid point {recorder.probe} "
                 f"(phase-fit residual {rotation.residual:.2g} rad); phase singularities at "
                 f"t = {recorder.t[-1]:g}: +{int(defects.positive)} / -{int(defects.negative)}"
             )
-        lines.append(line)
+        lines.append(f"trajectory {i}: " + "; ".join(details))
     if recorder.std.shape[0] > max_lines:
         lines.append(f"... and {recorder.std.shape[0] - max_lines} more trajectories")
     return lines

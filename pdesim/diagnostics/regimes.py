@@ -11,7 +11,9 @@
       variation < 1e-2     -> QUASI-PERIODIC
       otherwise            -> NON-EQUILIBRIUM      (chaotic / turbulent)
 
-  (absolute thresholds, as in rd-spiral).
+  (absolute thresholds, as in rd-spiral, so they mean something only for its system:
+  :data:`REGIME_CLASSIFIERS` names it ``"rd-spiral"``, and a system that it applies
+  to says so with ``System.regime_classifier``).
 * :func:`rotation_frequency` -- angular frequency ``omega`` of ``z = u + i v`` at a probe,
   ``z ~ exp(-i omega t)``: ``omega = -d arg z / dt`` from a least-squares line through
   the unwrapped phase, with the residual as a measure of (non-)uniformity. For
@@ -24,6 +26,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,6 +58,12 @@ class Regime:
     range: float
 
 
+def regime_window(n_frames: int) -> int:
+    """Frames of the window rd-spiral's classifier reads: the last ``max(int(0.1 T), 10)``
+    of ``T = n_frames`` (all of them when fewer)."""
+    return min(n_frames, max(int(0.1 * n_frames), 10))
+
+
 def classify_regime(std_series: np.ndarray) -> Regime:
     """rd-spiral's label for the spatial-std time series ``std_series`` (module docstring)."""
     series = np.asarray(std_series, dtype=np.float64).ravel()
@@ -62,7 +71,7 @@ def classify_regime(std_series: np.ndarray) -> Regime:
         raise ValueError(
             f"parameter 'std_series' must hold >= 2 finite values, got {series.size} values"
         )
-    window = min(series.size, max(int(0.1 * series.size), 10))
+    window = regime_window(series.size)
     tail = series[-window:]
     mean = float(tail.mean())
     variation = float(tail.std(ddof=1))
@@ -77,6 +86,11 @@ def classify_regime(std_series: np.ndarray) -> Regime:
     else:
         label = NON_EQUILIBRIUM
     return Regime(label, window, mean, variation, float(tail.max() - tail.min()))
+
+
+#: Regime classifiers by the name a system declares in ``System.regime_classifier``;
+#: each labels the time series of the spatial std of the system's first field.
+REGIME_CLASSIFIERS: dict[str, Callable[[np.ndarray], Regime]] = {"rd-spiral": classify_regime}
 
 
 @dataclass(frozen=True)

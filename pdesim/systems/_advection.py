@@ -72,6 +72,7 @@ class AdvectedScalar1D(SpectralSystem):
 
     field_names = ("u",)
     mean_is_neutral = True
+    has_tangent_dynamics = True
     blowup_threshold = 1e4
 
     @cached_property

@@ -61,6 +61,17 @@ class System(ABC):
     #: Names of the per-trajectory, time-varying scalars :meth:`dataset_frame` returns.
     dataset_scalars: ClassVar[tuple[str, ...]] = ()
 
+    # Capabilities: what diagnostics apply, declared here instead of checked by name.
+    #: The field pair ``(u, v)`` whose phase angle ``arg(u + i v)`` rotates about the
+    #: origin (spiral rotation frequency and phase defects are measured on it), or None.
+    phase_fields: ClassVar[tuple[str, str] | None] = None
+    #: True where :meth:`SpectralSystem.nonlinear_tangent` is implemented, so that
+    #: :func:`pdesim.diagnostics.lyapunov_spectrum` applies.
+    has_tangent_dynamics: ClassVar[bool] = False
+    #: The name of the regime classifier (a key of
+    #: :data:`pdesim.diagnostics.regimes.REGIME_CLASSIFIERS`) that applies, or None.
+    regime_classifier: ClassVar[str | None] = None
+
     def __init__(self, **params: Any) -> None:
         allowed = [f.name for f in dataclasses.fields(self.Params)]
         unknown = sorted(set(params) - set(allowed))
@@ -163,7 +174,10 @@ class SpectralSystem(System):
     def nonlinear(self, state: np.ndarray, t: float, out: np.ndarray) -> None: ...
 
     def nonlinear_tangent(self, state: np.ndarray, tangent: np.ndarray, out: np.ndarray) -> None:
-        """Write ``N'(u) v`` for a base state ``(1, F, ...)`` and tangents ``(m, F, ...)``."""
+        """Write ``N'(u) v`` for a base state ``(1, F, ...)`` and tangents ``(m, F, ...)``.
+
+        Systems that implement it set :attr:`has_tangent_dynamics`.
+        """
         raise NotImplementedError(f"{self.name} has no tangent dynamics")
 
     def nonlinear_factors(self) -> tuple[Nonlinear, np.ndarray | None]:

@@ -98,6 +98,7 @@ class KuramotoSivashinsky2D(SpectralSystem):
     summary = "Kuramoto-Sivashinsky, 2-D periodic: u_t = -Δu - Δ²u - |∇u|²/2"
     field_names = ("u",)
     mean_is_neutral = True
+    has_tangent_dynamics = True
     initial_conditions = ("random", "small_random")
     Params = KS2DParams
     # The mean drifts linearly (about -2.5 per unit time at L = 32 pi) without feeding

@@ -304,6 +304,9 @@ class RDSpiral(ReactionDiffusion2D):
     Params = RDSpiralParams
     default_dt = 0.05
     origin_fraction = -0.5
+    #: z = u + i v rotates about 0 (Barkley's and Gray-Scott's fields have no such centre).
+    phase_fields = ("u", "v")
+    regime_classifier = "rd-spiral"
     #: rd-spiral's shipped configurations (configs/*.txt of sandyherho/rd_spiral).
     presets: ClassVar[dict[str, dict[str, Any]]] = {
         "stable_spiral": {"d1": 0.1, "d2": 0.1, "beta": 1.0, "L": 20.0, "n": 128, "arms": 1},
