@@ -1,4 +1,9 @@
-"""Pictures of runs: space-time diagrams of 1-D fields and snapshot rows of 2-D fields."""
+"""Pictures of runs: space-time diagrams of 1-D fields and snapshot rows of 2-D fields.
+
+Figures are built as :class:`matplotlib.figure.Figure` objects, without pyplot: no
+backend is chosen and no global figure state is touched, so importing this module
+changes nothing for a program (or notebook) that uses matplotlib itself.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 
 from pdesim.simulate import Run
 
@@ -31,7 +34,8 @@ def plot_run(
     path = Path(path)
     names = list(run.fields)
     if run.grid.ndim == 1:
-        fig, axes = plt.subplots(len(names), 1, figsize=(8, 3.2 * len(names)), squeeze=False)
+        fig = Figure(figsize=(8, 3.2 * len(names)))
+        axes = fig.subplots(len(names), 1, squeeze=False)
         x = run.grid.coords[0]
         for ax, name in zip(axes[:, 0], names, strict=True):
             data = run.fields[name][trajectory]
@@ -44,9 +48,8 @@ def plot_run(
             fig.colorbar(image, ax=ax)
     elif run.grid.ndim == 2:
         frames = np.unique(np.linspace(0, len(run.t) - 1, n_snapshots).round().astype(int))
-        fig, axes = plt.subplots(
-            len(names), len(frames), figsize=(3.2 * len(frames), 3.0 * len(names)), squeeze=False
-        )
+        fig = Figure(figsize=(3.2 * len(frames), 3.0 * len(names)))
+        axes = fig.subplots(len(names), len(frames), squeeze=False)
         extent = [
             run.grid.origin[1],
             run.grid.origin[1] + run.grid.lengths[1],
@@ -69,7 +72,6 @@ def plot_run(
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
@@ -90,7 +92,8 @@ def animate_run(
     path = Path(path)
     names = list(run.fields)
     frames = np.unique(np.linspace(0, len(run.t) - 1, max_frames).round().astype(int))
-    fig, axes = plt.subplots(1, len(names), figsize=(4.0 * len(names), 3.6), squeeze=False)
+    fig = Figure(figsize=(4.0 * len(names), 3.6))
+    axes = fig.subplots(1, len(names), squeeze=False)
     artists = []
     for ax, name in zip(axes[0], names, strict=True):
         data = run.fields[name][trajectory]
@@ -130,7 +133,6 @@ def animate_run(
     animation = FuncAnimation(fig, draw, frames=frames, blit=False)
     path.parent.mkdir(parents=True, exist_ok=True)
     animation.save(path, writer=PillowWriter(fps=fps))
-    plt.close(fig)
     return path
 
 
@@ -140,7 +142,7 @@ def plot_network_run(run: Run, path: str | os.PathLike, trajectory: int = 0) -> 
     path = Path(path)
     x, y = run.fields["x"][trajectory], run.fields["y"][trajectory]
     nodes = run.grid.coords[0]
-    fig = plt.figure(figsize=(11, 6.5))
+    fig = Figure(figsize=(11, 6.5))
     grid = fig.add_gridspec(2, 2, width_ratios=(1.6, 1))
     raster = fig.add_subplot(grid[:, 0])
     image = raster.pcolormesh(nodes, run.t, x, shading="nearest", cmap="magma")
@@ -165,7 +167,6 @@ def plot_network_run(run: Run, path: str | os.PathLike, trajectory: int = 0) -> 
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
@@ -182,9 +183,8 @@ def plot_bifurcation(
     ``diagram`` is a :class:`pdesim.maps.BifurcationDiagram`.
     """
     path = Path(path)
-    fig, (top, bottom) = plt.subplots(
-        2, 1, figsize=(8, 6.5), sharex=True, gridspec_kw={"height_ratios": (2, 1)}
-    )
+    fig = Figure(figsize=(8, 6.5))
+    top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": (2, 1)})
     values = np.repeat(diagram.values, diagram.x.shape[1])
     top.plot(values, diagram.x.ravel(), ",", color="k", alpha=0.5)
     top.set_ylabel("x")
@@ -209,7 +209,6 @@ def plot_bifurcation(
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
