@@ -159,7 +159,7 @@ def _data(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from pdesim.validate import check_dataset, check_file, find_datasets
+    from pdesim.file_checks import check_dataset, check_file, find_datasets
 
     failed = 0
     checked = 0

@@ -17,9 +17,9 @@ import yaml
 import pdesim
 from pdesim.cli import main
 from pdesim.data import generate
+from pdesim.file_checks import check_dataset, check_file
 from pdesim.recipes import RecipeError, load_recipe
 from pdesim.stats import compute_stats, read_stats
-from pdesim.validate import check_dataset, check_file
 
 RECIPE = """
 name = "tiny"
