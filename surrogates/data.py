@@ -13,18 +13,28 @@ codes WALL=0, OPEN=1, PERIODIC=2 (OPEN where a file names none).
 Channels are named as The Well names them: a t0 field by its name, a t1 field
 ``f"{name}_{axis}"`` per axis, a t2 field ``f"{name}_{a}{b}"``. HDF5 files are opened
 lazily in the process that reads them and never carried across a fork or a pickle.
+
+:func:`scan` reads everything else a consumer needs from the files once, into a
+:class:`DatasetInfo`: the layout, the time between frames, each file's pdesim
+provenance (:func:`pdesim.io.read_provenance`; None for Well files pdesim did not
+write) and, for graph datasets, the adjacency. Models, forecasters and the evaluation
+read the description; none of them reopens a file for metadata.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
 import torch
 from torch.utils.data import Dataset
+
+from pdesim.io import SYSTEM_ATTR, read_provenance, system_from_file
+from pdesim.systems.base import System
 
 WALL, OPEN, PERIODIC = 0, 1, 2
 BC_CODES = {"WALL": WALL, "OPEN": OPEN, "PERIODIC": PERIODIC}
@@ -33,14 +43,28 @@ SPLITS = ("train", "valid", "test")
 
 @dataclass(frozen=True)
 class FileInfo:
+    """One file of a split: its path, trajectories, stored frames and, for files
+    written by pdesim, :func:`pdesim.io.read_provenance` of it (None otherwise)."""
+
     path: str
     n_traj: int
     n_steps: int
+    provenance: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+
+
+#: The provenance keys that make one solver setting: files that agree on them can be
+#: continued by one system (:func:`dataset_system`).
+SETTING_KEYS = ("system", "params", "dt", "method", "save_every")
 
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """What a split of one dataset holds (read from its files' metadata)."""
+    """What a split of one dataset holds (read once from its files' metadata by
+    :func:`scan`).
+
+    ``frame_interval`` is the time between stored frames (None for single-frame
+    files); ``adjacency`` the ``(N, N)`` adjacency of a graph dataset's ``/graph``
+    (None for grids); each file's provenance is in ``files``."""
 
     name: str
     root: str
@@ -51,10 +75,46 @@ class DatasetInfo:
     constant_field_names: tuple[str, ...]
     boundary_conditions: tuple[tuple[int, int], ...]
     files: tuple[FileInfo, ...]
+    frame_interval: float | None = None
+    adjacency: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @property
     def n_spatial_dims(self) -> int:
         return len(self.spatial_dims)
+
+    @property
+    def provenance(self) -> dict[str, Any]:
+        """The first file's pdesim provenance; empty for files pdesim did not write."""
+        return dict(self.files[0].provenance or {}) if self.files else {}
+
+    def settings(self) -> list[dict[str, Any]]:
+        """The distinct solver settings (:data:`SETTING_KEYS`) of the split's pdesim
+        files, in file order (a parameter sweep holds several)."""
+        out: list[dict[str, Any]] = []
+        for f in self.files:
+            if f.provenance is not None:
+                setting = {k: f.provenance[k] for k in SETTING_KEYS}
+                if setting not in out:
+                    out.append(setting)
+        return out
+
+
+def dataset_system(info: DatasetInfo) -> System:
+    """The pdesim system that wrote the split ``info`` (:func:`pdesim.io.system_from_file`
+    of its first file); ValueError if pdesim did not write it or the split holds
+    several solver settings (a parameter sweep), which no one system continues."""
+    if not info.provenance:
+        raise ValueError(
+            f"dataset {info.root!r} ({info.name}) was not written by pdesim: its files name "
+            "no system"
+        )
+    settings = info.settings()
+    if len(settings) > 1:
+        raise ValueError(
+            f"dataset {info.root!r} holds {len(settings)} solver settings (a parameter sweep: "
+            f"{[s['params'] for s in settings]}); one system continues one setting only"
+        )
+    return system_from_file(info.files[0].path)
 
 
 def _str_list(value: object) -> list[str]:
@@ -122,9 +182,18 @@ def split_dir(root: str | os.PathLike, split: str) -> Path:
     return path
 
 
+def _graph(h5: h5py.File, grid_type: str) -> np.ndarray | None:
+    if grid_type != "graph":
+        return None
+    if "graph/adjacency" not in h5:
+        raise ValueError(f"{h5.filename}: a graph dataset without /graph/adjacency")
+    return np.asarray(h5["graph/adjacency"][()])
+
+
 def scan(root: str | os.PathLike, split: str = "train") -> DatasetInfo:
-    """Read the metadata of every file of a split; all files must agree on it."""
-    files, info = [], None
+    """Read the metadata of every file of a split; all files must agree on the layout,
+    the time between frames and (graphs) the adjacency."""
+    files, info, interval, adjacency = [], None, None, None
     for path in sorted(split_dir(root, split).glob("*.hdf5")):
         with h5py.File(path, "r") as h5:
             dims = _str_list(h5["dimensions"].attrs["spatial_dims"])
@@ -132,9 +201,10 @@ def scan(root: str | os.PathLike, split: str = "train") -> DatasetInfo:
             if not channels:
                 raise ValueError(f"{path}: no time-varying field to learn")
             shape = tuple(int(h5["dimensions"][d].shape[-1]) for d in dims)
+            grid_type = str(h5.attrs.get("grid_type", "cartesian"))
             this = (
                 str(h5.attrs["dataset_name"]),
-                str(h5.attrs.get("grid_type", "cartesian")),
+                grid_type,
                 tuple(dims),
                 shape,
                 channels,
@@ -143,16 +213,45 @@ def scan(root: str | os.PathLike, split: str = "train") -> DatasetInfo:
             )
             n_traj = int(h5.attrs["n_trajectories"])
             n_steps = int(h5["dimensions/time"].shape[-1])
+            t = np.asarray(h5["dimensions/time"][:2], dtype=np.float64)
+            graph = _graph(h5, grid_type)
+            by_pdesim = SYSTEM_ATTR in h5.attrs
         if info is not None and this != info:
             raise ValueError(
                 f"{path} disagrees with the other files of {str(root)!r}/{split} "
                 f"(name, grid, dims, shape, fields, constants, boundaries): {this} != {info}"
             )
+        step = float(t[1] - t[0]) if len(t) == 2 else None
+        if step is not None:
+            if interval is not None and not np.isclose(step, interval, rtol=1e-9, atol=0):
+                raise ValueError(
+                    f"{path} stores frames {step:g} apart, the other files of "
+                    f"{str(root)!r}/{split} {interval:g}; allowed: one frame interval per split"
+                )
+            interval = step if interval is None else interval
+        if graph is not None:
+            if adjacency is not None and not np.array_equal(graph, adjacency):
+                raise ValueError(
+                    f"{path}: its /graph/adjacency differs from the other files' of "
+                    f"{str(root)!r}/{split}; allowed: one graph per split"
+                )
+            adjacency = graph
         info = this
-        files.append(FileInfo(str(path), n_traj, n_steps))
+        provenance = read_provenance(path) if by_pdesim else None
+        files.append(FileInfo(str(path), n_traj, n_steps, provenance))
     name, grid_type, dims, shape, fields, constants, bcs = info
     return DatasetInfo(
-        name, str(root), grid_type, dims, shape, fields, constants, bcs, tuple(files)
+        name,
+        str(root),
+        grid_type,
+        dims,
+        shape,
+        fields,
+        constants,
+        bcs,
+        tuple(files),
+        interval,
+        adjacency,
     )
 
 

@@ -97,7 +97,7 @@ import torch
 from pdesim.files import atomic_write_text
 from surrogates import metrics as m
 from surrogates.checkpoints import BEST, CHECKPOINT, WEIGHT_KEYS, load_checkpoint
-from surrogates.data import scan
+from surrogates.data import DatasetInfo, dataset_system, scan
 from surrogates.forecasters import DMD, Climatology, Persistence, Twin
 from surrogates.models import MODELS
 from surrogates.reservoir import select_reservoir
@@ -169,20 +169,20 @@ def load_model(run: Path):
     return cfg, model, int(state["step"])
 
 
-def lyapunov_exponent(h5_path: str, cache: Path) -> float | None:
-    """Leading Lyapunov exponent of the dataset's pdesim system (cached), or None for
-    files not written by pdesim and systems without tangent dynamics."""
+def lyapunov_exponent(info: DatasetInfo, cache: Path) -> float | None:
+    """Leading Lyapunov exponent of the system of the dataset split ``info`` (cached), or
+    None for files not written by pdesim, parameter sweeps and systems without tangent
+    dynamics (the cache records why)."""
     if cache.exists():
         return json.loads(cache.read_text())["lambda_max"]
-    from pdesim import make_system
     from pdesim.diagnostics import lyapunov_spectrum
     from pdesim.systems.base import SpectralSystem
 
-    with h5py.File(h5_path, "r") as h5:
-        attrs = dict(h5.attrs)
-    if "pdesim_system" not in attrs:
+    try:
+        system = dataset_system(info)
+    except ValueError as exc:
+        atomic_write_text(cache, json.dumps({"lambda_max": None, "why": str(exc)}) + "\n")
         return None
-    system = make_system(str(attrs["pdesim_system"]), **json.loads(attrs["pdesim_params"]))
     if not isinstance(system, SpectralSystem):
         return None
     try:
@@ -190,7 +190,7 @@ def lyapunov_exponent(h5_path: str, cache: Path) -> float | None:
         probe = system.transform.empty_spectral((2, system.n_fields))
         probe[:] = 0
         system.nonlinear_tangent(probe[:1], probe[1:], np.empty_like(probe[1:]))
-        spec = lyapunov_spectrum(system, 1, t_end=2000.0, dt=float(attrs["pdesim_dt"]))
+        spec = lyapunov_spectrum(system, 1, t_end=2000.0, dt=info.provenance["dt"])
     except NotImplementedError as exc:
         record = {"lambda_max": None, "why": str(exc) or "no tangent dynamics"}
         atomic_write_text(cache, json.dumps(record) + "\n")
@@ -234,7 +234,7 @@ def _select_reservoir(
 def reference_forecasters(
     train: np.ndarray,
     valid: np.ndarray | None,
-    h5_path: str,
+    info: DatasetInfo,
     field_std: np.ndarray,
     select_horizon: int,
     seed: int = 0,
@@ -244,7 +244,8 @@ def reference_forecasters(
     """Every reference forecaster, and ``{key: why}`` for those that cannot run.
 
     Persistence, climatology and DMD (of ``train (n_traj, T, C, *space)``), the
-    solver's twin (files written by pdesim) and the echo-state reservoir, fitted on
+    solver's twin (of ``info``'s system: a split written by pdesim in one setting) and
+    the echo-state reservoir, fitted on
     ``train`` with hyperparameters selected on ``valid`` over ``select_horizon`` steps
     from ``reservoir_grid`` (default: :data:`surrogates.reservoir.DEFAULT_GRID`; the
     search goes into the report)."""
@@ -255,7 +256,7 @@ def reference_forecasters(
     ]
     skipped = {}
     try:
-        out.append(Candidate("twin", "twin", Twin(h5_path, field_std, seed=seed)))
+        out.append(Candidate("twin", "twin", Twin(info, field_std, seed=seed)))
     except ValueError as exc:
         skipped["twin"] = str(exc)
     if reservoir:
@@ -522,14 +523,12 @@ def evaluate_dataset(cfg: EvalConfig, run: Path, config: dict, model, step: int,
     needs = {model_key: int(config["n_steps_input"])}
     # before any work: the model's context (and the requested one) must fit
     _window(root, test.shape[1], needs, cfg.context, cfg.horizon)
-    with h5py.File(info.files[0].path, "r") as h5:
-        t = np.asarray(h5["dimensions/time"][:2], dtype=np.float64)
-    dt = float(t[1] - t[0])
+    dt = info.frame_interval
     out_dir = run / "eval" / info.name
     lam = (
         cfg.lyapunov
         if cfg.lyapunov is not None
-        else lyapunov_exponent(info.files[0].path, out_dir / "lyapunov.json")
+        else lyapunov_exponent(info, out_dir / "lyapunov.json")
     )
     chaotic = _chaotic(lam)
     train = trajectories(root, "train").frames
@@ -542,7 +541,7 @@ def evaluate_dataset(cfg: EvalConfig, run: Path, config: dict, model, step: int,
     refs, skipped = reference_forecasters(
         train,
         valid,
-        info.files[0].path,
+        info,
         field_std,
         select_horizon,
         cfg.seed,

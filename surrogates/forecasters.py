@@ -8,10 +8,10 @@ solver's twin, each a :class:`surrogates.rollout.Forecaster`.
   least-squares one-step map of their coefficients (exact DMD's reduced operator,
   with an offset so that a linear system is recovered despite the mean subtraction);
 - twin: the true solver (:func:`pdesim.simulate`, the dataset's system, parameters,
-  time step and method) from the context's last frame plus Gaussian noise of
-  ``noise`` times each field's training standard deviation, its frames stored as the
-  dataset stores them (``System.dataset_frame``, e.g. 2-D KS without its mean): the
-  intrinsic predictability limit of the data.
+  time step and method, from its description's provenance) from the context's last
+  frame plus Gaussian noise of ``noise`` times each field's training standard
+  deviation, its frames stored as the dataset stores them (``System.dataset_frame``,
+  e.g. 2-D KS without its mean): the intrinsic predictability limit of the data.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from pdesim import simulate
-from pdesim.io import read_provenance, system_from_file
+from surrogates.data import DatasetInfo, dataset_system
 from surrogates.rollout import Forecaster
 
 
@@ -68,11 +68,13 @@ class DMD(Forecaster):
 class Twin(Forecaster):
     name = "twin"
 
-    def __init__(self, h5_path: str, field_std: np.ndarray, noise: float = 1e-6, seed: int = 0):
-        """The solver of the pdesim dataset file ``h5_path`` (which names its system);
-        ValueError for a file not written by pdesim."""
-        provenance = read_provenance(h5_path)
-        self.system = system_from_file(h5_path)
+    def __init__(
+        self, info: DatasetInfo, field_std: np.ndarray, noise: float = 1e-6, seed: int = 0
+    ) -> None:
+        """The solver of the pdesim dataset split ``info`` (:func:`surrogates.data.dataset_system`:
+        ValueError for files not written by pdesim or a split of several settings)."""
+        self.system = dataset_system(info)
+        provenance = info.provenance
         self.dt = provenance["dt"]
         self.method = provenance["method"]
         self.save_every = provenance["save_every"]

@@ -15,6 +15,7 @@ import surrogates.evaluate
 from surrogates import metrics as m
 from surrogates.checkpoints import BEST
 from surrogates.cli import main
+from surrogates.data import scan
 from surrogates.evaluate import (
     EvalConfig,
     evaluate,
@@ -252,11 +253,11 @@ def test_lyapunov_exponent_of_a_system_without_tangent_dynamics(tmp_path):
     data = write_dataset(
         tmp_path / "rd", ("rd_spiral", {"L": 10.0, "n": 16, "ny": 16}), n_t=3, splits=("test",)
     )
-    path = next((data / "data" / "test").glob("*.hdf5"))
+    info = scan(data, "test")
     cache = tmp_path / "eval" / "lyapunov.json"
-    assert lyapunov_exponent(str(path), cache) is None
+    assert lyapunov_exponent(info, cache) is None
     assert json.loads(cache.read_text())["lambda_max"] is None
-    assert lyapunov_exponent(str(path), cache) is None  # from the cache
+    assert lyapunov_exponent(info, cache) is None  # from the cache
 
 
 def test_cli_prints_the_summary(run, capsys):

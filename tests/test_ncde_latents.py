@@ -5,13 +5,12 @@ missing data) and the graph and Fourier latents unchanged by their move to
 import dataclasses
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pytest
 import torch
 from test_ncde_models import _tiny_dataset
 
-from surrogates.data import WALL, DatasetInfo, FileInfo, WellWindows
+from surrogates.data import WALL, DatasetInfo, WellWindows
 from surrogates.models.ncde import VARIANTS, NCDEConfig, NCDEForecaster
 from surrogates.models.ncde.latents import (
     FourierLatent,
@@ -175,16 +174,11 @@ def test_fourier_latent_channels_are_unchanged():
     assert torch.equal(latent.decode(v), back)
 
 
-def test_graph_latent_channels_are_unchanged(tmp_path):
+def test_graph_latent_channels_are_unchanged():
     rng = np.random.default_rng(0)
     w = (rng.random((7, 7)) < 0.4) * rng.random((7, 7))
     w[3] = 0.0  # a node without neighbours
-    path = tmp_path / "g.hdf5"
-    with h5py.File(path, "w") as h5:
-        h5["graph/adjacency"] = w
-    info = DatasetInfo(
-        "g", "", "graph", ("node",), (7,), ("u", "v"), (), (), (FileInfo(path, 1, 1),)
-    )
+    info = DatasetInfo("g", "", "graph", ("node",), (7,), ("u", "v"), (), (), (), adjacency=w)
     latent = make_latent(info, 2, NCDEConfig())
     assert isinstance(latent, GraphLatent) and latent.sites == 1
     w32 = w.astype(np.float32)  # the formulas before the move

@@ -8,7 +8,8 @@ one CDE state per site, with weights shared across sites (sites go into the batc
 dimension), so its cost grows linearly with ``S``.
 
 * :class:`GraphLatent` (graphs; ``S = 1``): node values ``x`` and the degree-normalised
-  neighbour mean ``D^-1 W x`` of the network's adjacency ``W``; decoded as node values.
+  neighbour mean ``D^-1 W x`` of the network's adjacency ``W`` (``DatasetInfo.adjacency``);
+  decoded as node values.
 * :class:`FourierLatent` (periodic 1-D grids; ``S = 1``): the first ``n_modes``
   orthonormal Fourier coefficients of each field (real parts, then imaginary parts);
   decoded by the inverse transform.
@@ -31,7 +32,6 @@ from __future__ import annotations
 
 from typing import Protocol
 
-import h5py
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -54,8 +54,12 @@ class GraphLatent(nn.Module):
     def __init__(self, info: DatasetInfo, n_fields: int) -> None:
         super().__init__()
         self.shape, self.n_fields = info.spatial_shape, n_fields
-        with h5py.File(info.files[0].path, "r") as h5:
-            w = np.asarray(h5["graph/adjacency"][()], dtype=np.float32)
+        if info.adjacency is None:
+            raise ValueError(
+                f"graph dataset {info.name!r} carries no adjacency in its description "
+                "(surrogates.data.scan reads it from the files' /graph/adjacency)"
+            )
+        w = np.asarray(info.adjacency, dtype=np.float32)
         deg = w.sum(1, keepdims=True)
         self.register_buffer("mix", torch.from_numpy(w / np.where(deg > 0, deg, 1.0)))
         self.sites = 1
