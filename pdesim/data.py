@@ -45,10 +45,11 @@ from pdesim.io import (
     SIZE_ATTR,
     SPAWN_KEYS_ATTR,
     SPLIT_ATTR,
+    SPLITS,
     VERSIONS_ATTR,
     WellWriter,
 )
-from pdesim.recipes import SPLITS, Recipe, Shard, Summary
+from pdesim.recipes import Recipe, Shard, Summary
 from pdesim.simulate import Run, simulate
 from pdesim.stats import write_stats
 from pdesim.systems import make_system

@@ -9,9 +9,9 @@ from pathlib import Path
 import h5py
 
 from pdesim.files import atomic_write_text
-from pdesim.io import read_run
+from pdesim.io import SPLITS, read_run
 from pdesim.plots import plot_run
-from pdesim.recipes import SPLITS, Recipe, Summary
+from pdesim.recipes import Recipe, Summary
 from pdesim.stats import read_stats
 from pdesim.systems import SYSTEMS
 

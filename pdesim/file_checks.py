@@ -24,7 +24,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from pdesim.recipes import SPLITS
+from pdesim.io import SPLITS
 from pdesim.stats import STAT_KEYS, compute_stats, read_stats
 
 OUTLIER_SIGMAS = 50.0

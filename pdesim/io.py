@@ -35,6 +35,8 @@ from pdesim.spectral import Grid
 from pdesim.systems import System, make_system
 
 AXIS_NAMES = ("x", "y", "z")
+#: A dataset's splits, in order: files lie in ``<dataset>/data/<split>/*.hdf5``.
+SPLITS = ("train", "valid", "test")
 
 # Provenance: root attributes pdesim adds to a file, under names The Well's reader
 # ignores. Written by every file (WellWriter):

@@ -48,10 +48,10 @@ from typing import Any
 import numpy as np
 
 from pdesim.common import VERSION
+from pdesim.io import SPLITS
 from pdesim.systems import SYSTEMS, make_system
 from pdesim.validation import require_choice, require_int, require_multiple, require_real
 
-SPLITS = ("train", "valid", "test")
 _TOP_KEYS = {"name", "system", "preset", "description", "seed", "parameters", "run", "sizes"}
 _RUN_KEYS = {"dt", "t_warmup", "t_duration", "save_every", "initial", "method", "dt_halvings"}
 _SIZE_KEYS = {*SPLITS, "per_file", "t_duration"}
