@@ -18,6 +18,7 @@ from functools import cached_property
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
+import scipy.fft
 
 from pdesim.integrators import ETDRK4, Nonlinear
 from pdesim.spectral import Grid, SpectralTransform
@@ -232,22 +233,35 @@ class SpectralStepper:
         return np.isfinite(flat[:, :4]).all(axis=1)
 
 
-def band_limited_noise(
-    grid: Grid, rng: np.random.Generator, max_mode: int, std: float
-) -> np.ndarray:
-    """A zero-mean random periodic field with modes ``0 < max|m| <= max_mode`` and given std.
+def random_band_field(grid: Grid, rng: np.random.Generator, max_mode: int) -> np.ndarray:
+    """A zero-mean random field in the modes ``0 < max|m| <= max_mode``, not normalised.
 
-    Uses ``numpy.fft`` so that the draw does not depend on the FFT backend.
+    Independent standard normal coefficients: complex Fourier coefficients on a periodic
+    grid (real part drawn first), cosine coefficients on a Neumann grid (so the field
+    meets the boundary condition). ``numpy.fft`` / ``scipy.fft.idctn``, so the draw does
+    not depend on the FFT backend. Every random initial field is drawn here; callers
+    scale it (by its std, or its largest value).
     """
-    coeffs = rng.standard_normal(grid.spectral_shape) + 1j * rng.standard_normal(
-        grid.spectral_shape
-    )
-    band = np.ones(grid.spectral_shape, dtype=bool)
+    shape = grid.spectral_shape
+    coeffs = rng.standard_normal(shape)
+    if grid.periodic:
+        coeffs = coeffs + 1j * rng.standard_normal(shape)
+    band = np.ones(shape, dtype=bool)
     for m in grid.mode_indices:
         band &= np.abs(m) <= max_mode
     coeffs[~band] = 0.0
     coeffs.flat[0] = 0.0
-    field = np.fft.irfftn(coeffs, s=grid.shape, axes=tuple(range(grid.ndim)))
+    axes = tuple(range(grid.ndim))
+    if grid.periodic:
+        return np.fft.irfftn(coeffs, s=grid.shape, axes=axes)
+    return scipy.fft.idctn(coeffs, type=2, axes=axes)
+
+
+def band_limited_noise(
+    grid: Grid, rng: np.random.Generator, max_mode: int, std: float
+) -> np.ndarray:
+    """:func:`random_band_field` scaled to standard deviation ``std``."""
+    field = random_band_field(grid, rng, max_mode)
     return field * (std / field.std())
 
 

@@ -44,12 +44,11 @@ from functools import cached_property
 from typing import ClassVar
 
 import numpy as np
-import scipy.fft
 
 from pdesim.imex import IMEX
 from pdesim.integrators import ETDRK4
 from pdesim.spectral import DEALIAS_RULES, FluxOperators, Grid, SpectralTransform
-from pdesim.systems.base import System, parameter
+from pdesim.systems.base import System, parameter, random_band_field
 from pdesim.validation import require_choice, require_int, require_real
 
 BOUNDARIES = {"walls": "neumann", "periodic": "periodic"}
@@ -408,19 +407,8 @@ class _Chemotaxis(System):
 
     def _initial_perturbed(self, rng: np.random.Generator) -> np.ndarray:
         """The uniform density ``M / |box|`` with 5 % random perturbations in the modes 1-4."""
-        grid = self.grid
-        band = np.ones(grid.spectral_shape, dtype=bool)
-        for m in grid.mode_indices:
-            band &= np.abs(m) <= 4
-        band.flat[0] = False
-        axes = tuple(range(grid.ndim))
-        if grid.periodic:
-            coeffs = rng.standard_normal(band.shape) + 1j * rng.standard_normal(band.shape)
-            noise = scipy.fft.irfftn(np.where(band, coeffs, 0), s=grid.shape, axes=axes)
-        else:
-            coeffs = rng.standard_normal(band.shape)
-            noise = scipy.fft.idctn(np.where(band, coeffs, 0.0), type=2, axes=axes)
-        mean = self.params.mass / float(np.prod(grid.lengths))
+        noise = random_band_field(self.grid, rng, 4)
+        mean = self.params.mass / float(np.prod(self.grid.lengths))
         return self._with_signals(mean * (1.0 + 0.05 * noise / np.abs(noise).max()))
 
 

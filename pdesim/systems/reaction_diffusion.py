@@ -40,12 +40,11 @@ from functools import cached_property
 from typing import Any, ClassVar
 
 import numpy as np
-import scipy.fft
 
 from pdesim.integrators import IFDP5
 from pdesim.kernels import fused, rows
 from pdesim.spectral import BOUNDARIES, DEALIAS_RULES, Grid
-from pdesim.systems.base import SpectralStepper, SpectralSystem, parameter
+from pdesim.systems.base import SpectralStepper, SpectralSystem, parameter, random_band_field
 from pdesim.validation import require_choice, require_int, require_real
 
 _BOUNDARY_DOC = ("boundary kind", "periodic | neumann")
@@ -155,26 +154,8 @@ class GrayScottParams:
 
 
 def random_smooth_field(grid: Grid, rng: np.random.Generator, max_mode: int) -> np.ndarray:
-    """A zero-mean random field of std 1 in the modes ``0 < max|m| <= max_mode``.
-
-    Fourier modes on a periodic grid, cosine modes on a Neumann grid (so the field
-    satisfies the boundary condition); ``numpy``/``scipy`` transforms, so the draw does
-    not depend on the FFT backend.
-    """
-    shape = grid.spectral_shape
-    coeffs = rng.standard_normal(shape)
-    if grid.periodic:
-        coeffs = coeffs + 1j * rng.standard_normal(shape)
-    band = np.ones(shape, dtype=bool)
-    for m in grid.mode_indices:
-        band &= np.abs(m) <= max_mode
-    coeffs[~band] = 0.0
-    coeffs.flat[0] = 0.0
-    axes = tuple(range(grid.ndim))
-    if grid.periodic:
-        field = np.fft.irfftn(coeffs, s=grid.shape, axes=axes)
-    else:
-        field = scipy.fft.idctn(coeffs, type=2, axes=axes)
+    """:func:`random_band_field` divided by its std (unit std, zero mean)."""
+    field = random_band_field(grid, rng, max_mode)
     return field / field.std()
 
 
