@@ -15,10 +15,15 @@ Curves per lead step: VRMSE, NRMSE, Pearson correlation, binned spectral NMSE.
 
 Horizons (first crossings, median over trajectories; a stopped rollout counts as
 crossed; a horizon equal to the rollout length is censored, shown as ``>=``), in
-steps, time units and Lyapunov times ``lambda_max * t`` (``lambda_max`` the leading
-exponent of the dataset's system, :func:`pdesim.diagnostics.lyapunov_spectrum`,
-cached in ``eval/<dataset>/lyapunov.json``; None for systems without tangent
-dynamics, whose horizons are then in time units):
+steps, time units and the system's own time scale (:func:`time_scale`, in
+``report.json``'s ``time_scale`` and the summary): Lyapunov times ``lambda_max * t``
+(``lambda_max`` the leading exponent of the dataset's system,
+:func:`pdesim.diagnostics.lyapunov_spectrum`, cached in
+``eval/<dataset>/lyapunov.json``) for systems with tangent dynamics
+(``System.has_tangent_dynamics``); otherwise rotation periods for systems with a
+rotating phase pair (``System.phase_fields``: spirals), measured on the test
+trajectories; otherwise time units. Without ``lambda_max`` the windows below fall
+back to fixed step counts:
 
 - VPT(eps): first step with mean-over-fields VRMSE >= eps, eps in 0.3, 0.5, 1.0;
 - correlation time: first step with mean-over-fields Pearson correlation < 0.8;
@@ -94,6 +99,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from pdesim.diagnostics import lyapunov_spectrum, rotation_frequency
 from pdesim.files import atomic_write_text
 from surrogates import metrics as m
 from surrogates.checkpoints import BEST, CHECKPOINT, WEIGHT_KEYS, load_checkpoint
@@ -118,6 +124,7 @@ LONG_RUN_LYAPUNOV = 100.0  # what a long-run test needs
 RESERVOIR_LYAPUNOV = 8.0  # horizon of the reservoir's selection on the valid split
 RESERVOIR_STEPS = 170  # without lambda_max
 N_POD = 2
+LYAPUNOV_T_AVERAGE = 2000.0  # averaging time of the leading Lyapunov exponent
 FLOOR_SPLITS = 8  # splits of the true trajectories into halves for the noise floor
 
 
@@ -172,32 +179,66 @@ def load_model(run: Path):
 def lyapunov_exponent(info: DatasetInfo, cache: Path) -> float | None:
     """Leading Lyapunov exponent of the system of the dataset split ``info`` (cached), or
     None for files not written by pdesim, parameter sweeps and systems without tangent
-    dynamics (the cache records why)."""
+    dynamics (``System.has_tangent_dynamics``; the cache records why)."""
     if cache.exists():
         return json.loads(cache.read_text())["lambda_max"]
-    from pdesim.diagnostics import lyapunov_spectrum
-    from pdesim.systems.base import SpectralSystem
-
     try:
         system = dataset_system(info)
     except ValueError as exc:
         atomic_write_text(cache, json.dumps({"lambda_max": None, "why": str(exc)}) + "\n")
         return None
-    if not isinstance(system, SpectralSystem):
+    if not system.has_tangent_dynamics:
+        why = f"{system.name} has no tangent dynamics, so no Lyapunov exponent"
+        atomic_write_text(cache, json.dumps({"lambda_max": None, "why": why}) + "\n")
         return None
-    try:
-        # a zero tangent first: a system without tangent dynamics fails before the warm-up
-        probe = system.transform.empty_spectral((2, system.n_fields))
-        probe[:] = 0
-        system.nonlinear_tangent(probe[:1], probe[1:], np.empty_like(probe[1:]))
-        spec = lyapunov_spectrum(system, 1, t_end=2000.0, dt=info.provenance["dt"])
-    except NotImplementedError as exc:
-        record = {"lambda_max": None, "why": str(exc) or "no tangent dynamics"}
-        atomic_write_text(cache, json.dumps(record) + "\n")
-        return None
+    spec = lyapunov_spectrum(system, 1, t_end=LYAPUNOV_T_AVERAGE, dt=info.provenance["dt"])
     value = float(spec.exponents[0])
-    atomic_write_text(cache, json.dumps({"lambda_max": value, "t_average": 2000.0}) + "\n")
+    record = {"lambda_max": value, "t_average": LYAPUNOV_T_AVERAGE}
+    atomic_write_text(cache, json.dumps(record) + "\n")
     return value
+
+
+def time_scale(info: DatasetInfo, test: np.ndarray, dt: float, lam: float | None) -> dict:
+    """The unit horizons are reported in: ``{"unit", "symbol", "length", "source"}``,
+    ``length`` the unit's duration in the data's time units.
+
+    A positive ``lam``: the Lyapunov time ``1 / lam``. Otherwise, for a system with a
+    phase pair (``System.phase_fields``, spirals): the rotation period ``2 pi / omega``,
+    ``omega`` the median over the test trajectories ``test (B, T, C, *space)`` (frames
+    ``dt`` apart) of :func:`pdesim.diagnostics.rotation_frequency` (also stored, with
+    the median phase-fit residual). Otherwise the data's time unit."""
+    if _chaotic(lam):
+        source = f"1 / lambda_max, lambda_max = {lam:.6g}"
+        return {"unit": "Lyapunov time", "symbol": "Λt", "length": 1 / lam, "source": source}
+    why = "no positive Lyapunov exponent"
+    try:
+        system = dataset_system(info)
+    except ValueError as exc:
+        system, why = None, f"{why}; {exc}"
+    pair = system.phase_fields if system is not None else None
+    if pair is not None and set(pair) <= set(info.field_names) and test.shape[1] >= 3:
+        u, v = (info.field_names.index(f) for f in pair)
+        t = dt * np.arange(test.shape[1])
+        rotations = [rotation_frequency(traj[:, u], traj[:, v], t) for traj in test]
+        omega = float(np.median([abs(r.omega) for r in rotations]))
+        if omega > 0 and math.isfinite(omega):
+            return {
+                "unit": "rotation period",
+                "symbol": "T_rot",
+                "length": 2 * np.pi / omega,
+                "source": (
+                    f"2 pi / omega, omega = {omega:.6g}: the median over {len(test)} test "
+                    f"trajectories of the rotation rate of the phase arg({pair[0]} + i "
+                    f"{pair[1]}) at grid point {rotations[0].probe} "
+                    "(pdesim.diagnostics.rotation_frequency)"
+                ),
+                "omega": omega,
+                "phase_residual": float(np.median([r.residual for r in rotations])),
+            }
+        why = f"{why}; the phase of {system.name} does not rotate"
+    elif system is not None:
+        why = f"{why}; {system.name} has no rotating phase pair"
+    return {"unit": "time unit", "symbol": "t", "length": 1.0, "source": why}
 
 
 def _flat(a: np.ndarray) -> np.ndarray:
@@ -531,6 +572,7 @@ def evaluate_dataset(cfg: EvalConfig, run: Path, config: dict, model, step: int,
         else lyapunov_exponent(info, out_dir / "lyapunov.json")
     )
     chaotic = _chaotic(lam)
+    scale = time_scale(info, test, dt, lam)
     train = trajectories(root, "train").frames
     valid = _split(root, "valid") if cfg.reservoir else None
     space = tuple(range(3, train.ndim))
@@ -583,6 +625,7 @@ def evaluate_dataset(cfg: EvalConfig, run: Path, config: dict, model, step: int,
         "steps": late_steps,
         "time": late_steps * dt,
         "lyapunov": late_steps * to_lyap if chaotic else None,
+        "scaled": late_steps * dt / scale["length"],
     }
     report = {
         "run": str(run),
@@ -595,6 +638,8 @@ def evaluate_dataset(cfg: EvalConfig, run: Path, config: dict, model, step: int,
         "lambda_max": lam,
         "lyapunov_time": 1 / lam if chaotic else None,
         "rollout_lyapunov": horizon * to_lyap if chaotic else None,
+        "time_scale": scale,
+        "rollout_scaled": horizon * dt / scale["length"],
         "long_run_span": span,
         "long_run_enough": horizon * to_lyap >= LONG_RUN_LYAPUNOV if chaotic else None,
         "settings": {
@@ -643,6 +688,7 @@ def evaluate_dataset(cfg: EvalConfig, run: Path, config: dict, model, step: int,
             steps["censored"] = int(np.sum(res[key] >= horizon))
             steps["time_median"] = steps["median"] * dt
             steps["lyapunov_median"] = steps["median"] * to_lyap if chaotic else None
+            steps["scaled_median"] = steps["median"] * dt / scale["length"]
             entry["horizons"][key] = steps
         for key in ("vrmse", "nrmse", "pearson"):
             curve = np.where(np.isfinite(res[key]), res[key], np.inf).mean(-1)
@@ -742,15 +788,26 @@ def markdown(report: dict) -> str:
     """``summary.md`` of a (JSON-ready) report."""
     lam, n, h = report["lambda_max"], report["n_trajectories"], report["horizon"]
     chaotic = report["lyapunov_time"] is not None
-    unit = "Λt" if chaotic else "t"
+    scale = report["time_scale"]
+    unit = scale["symbol"]
     s, span = report["settings"], report["long_run_span"]
     needs = ", ".join(f"{e['label']} {e['n_context']}" for e in report["forecasters"].values())
-    length = (
-        f"{report['rollout_lyapunov']:.3g} Λt; lambda_max {lam:.4f}, Lyapunov time "
-        f"{report['lyapunov_time']:.1f}"
-        if chaotic
-        else f"{h * report['dt']:g} time units; no Lyapunov exponent: horizons in time units"
-    )
+    if chaotic:
+        length = (
+            f"{report['rollout_lyapunov']:.3g} Λt; lambda_max {lam:.4f}, Lyapunov time "
+            f"{report['lyapunov_time']:.1f}"
+        )
+    elif scale["unit"] == "rotation period":
+        length = (
+            f"{h * report['dt']:g} time units = {report['rollout_scaled']:.3g} {unit}; no "
+            f"Lyapunov exponent: horizons in rotation periods {unit} = {scale['length']:.4g} "
+            f"({scale['source']})"
+        )
+    else:
+        length = (
+            f"{h * report['dt']:g} time units; no Lyapunov exponent: horizons in time units "
+            f"({scale['source']})"
+        )
     if chaotic:
         spread = f"{span['lyapunov']:.3g} Λt"
         if report["long_run_enough"]:
@@ -761,7 +818,8 @@ def markdown(report: dict) -> str:
                 f"long-run test needs (the rollout is {report['rollout_lyapunov']:.3g} Λt)."
             )
     else:
-        enough = f"long-run statistics over {span['time']:g} time units (λ unknown)."
+        spread = "" if unit == "t" else f" = {span['scaled']:.3g} {unit}"
+        enough = f"long-run statistics over {span['time']:g} time units{spread} (λ unknown)."
     window = f"{s['drift_window_wanted']} steps" + (
         f" ({s['drift_window_lyapunov']:.3g} Λt)" if s["drift_window_lyapunov"] else ""
     )
@@ -801,7 +859,7 @@ def markdown(report: dict) -> str:
                 cells.append("-")
                 continue
             hz = e["horizons"][key]
-            val = hz["lyapunov_median"] if chaotic else hz["time_median"]
+            val = hz["scaled_median"]
             mark = ">=" if hz["median"] >= h else ""
             cells.append(f"{mark}{val:.2f} {unit}")
         u = e["unstable"]
@@ -862,18 +920,17 @@ def _bool(check: dict) -> str:
 
 
 def plots(out_dir: Path, report: dict, rollouts: dict, results: dict, ref, name: str) -> None:
-    lam, dt = report["lambda_max"], report["dt"]
-    chaotic = report["lyapunov_time"] is not None
+    scale = report["time_scale"]
     truth = ref.truth
     labels = {k: e["label"] for k, e in report["forecasters"].items()}
-    lead = (np.arange(report["horizon"]) + 1) * dt * (lam if chaotic else 1.0)
+    lead = (np.arange(report["horizon"]) + 1) * report["dt"] / scale["length"]
     fig, ax = plt.subplots(figsize=(7, 4))
     for key, e in report["forecasters"].items():
         curve = np.array(e["curves"]["vrmse"]["median"], dtype=np.float64)
         ax.semilogy(lead, np.clip(np.nan_to_num(curve, nan=1e3), 1e-8, 1e3), label=labels[key])
     for eps in EPSILONS:
         ax.axhline(eps, color="grey", lw=0.5, ls="--")
-    ax.set_xlabel("lead time [Lyapunov times]" if chaotic else "lead time")
+    ax.set_xlabel(f"lead time [{scale['unit']}s]")
     ax.set_ylabel("median VRMSE")
     ax.set_title(f"{name}: error vs lead time")
     ax.legend(fontsize=7)

@@ -12,6 +12,9 @@ import torch
 from test_surrogates_data import KS1D, WALLS2D, write_dataset
 
 import surrogates.evaluate
+from pdesim import make_system
+from pdesim.io import write_run
+from pdesim.simulate import Run
 from surrogates import metrics as m
 from surrogates.checkpoints import BEST
 from surrogates.cli import main
@@ -347,3 +350,65 @@ def test_the_summary_names_the_counts_and_the_short_span(report):
     assert cols[i : i + 4] == ["non-finite", "envelope", "collapse", "unstable"]
     assert cols[i + 4].startswith("spectrum") and cols[i + 5] == "D_H"
     assert "blew up" not in header
+
+
+# -- datasets without a Lyapunov exponent: horizons in the system's own time scale
+
+RD = ("rd_spiral", {"L": 10.0, "n": 16, "ny": 16})
+OMEGA = np.pi  # the rotation of the synthetic spirals: a period of 2 time units
+
+
+def write_rotating(root, n_traj: int = 4, n_t: int = 40, splits=("train", "valid", "test")):
+    """rd_spiral files whose phase pair rotates uniformly, ``u + i v = exp(i theta)`` with
+    ``theta = k x - OMEGA t + phi`` (a random phase ``phi`` per trajectory), 0.1 apart."""
+    name, params = RD
+    grid = make_system(name, **params).grid
+    x, y = np.meshgrid(*grid.coords, indexing="ij")
+    t = np.arange(n_t) * 0.1
+    rng = np.random.default_rng(3)
+    for split in splits:
+        phi = rng.uniform(0, 2 * np.pi, (n_traj, 1, 1, 1))
+        theta = 2 * np.pi * (x + y) / grid.lengths[0] - OMEGA * t[None, :, None, None] + phi
+        fields = {"u": np.cos(theta), "v": np.sin(theta)}
+        run = Run(name, fields, t, grid, params, 0.1, 0, "test", 0.0, {"n_traj": n_traj})
+        write_run(root / "data" / split / f"{name}_chunk_000.hdf5", run)
+    return root
+
+
+@pytest.fixture(scope="module")
+def rd_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("rd")
+    data = write_rotating(root / "rd_spiral")
+    cfg = TrainConfig(
+        data=[str(data)], out=str(root / "run"), steps=2, batch_size=4, n_steps_input=3,
+        val_every=0, threads=1,
+    )  # fmt: skip
+    train(cfg)
+    return root / "run"
+
+
+def test_an_rd_dataset_evaluates_without_lyapunov_in_rotation_periods(rd_run):
+    report = evaluate(EvalConfig(str(rd_run), reservoir=False))["rd_spiral"]
+    assert report["lambda_max"] is None and report["lyapunov_time"] is None
+    why = json.loads((rd_run / "eval" / "rd_spiral" / "lyapunov.json").read_text())["why"]
+    assert "rd_spiral" in why and "tangent" in why
+    scale = report["time_scale"]
+    assert scale["unit"] == "rotation period"
+    assert scale["length"] == pytest.approx(2 * np.pi / OMEGA, rel=1e-6)
+    assert "phase" in scale["source"] and "u + i v" in scale["source"]
+    for entry in report["forecasters"].values():
+        for hz in entry["horizons"].values():
+            assert hz["lyapunov_median"] is None
+            assert hz["scaled_median"] == pytest.approx(hz["time_median"] / scale["length"])
+    text = (rd_run / "eval" / "rd_spiral" / "summary.md").read_text()
+    assert "horizons in rotation periods" in text and "T_rot" in text
+
+
+def test_without_exponent_or_phase_pair_horizons_are_in_time_units(tmp_path):
+    info = scan(write_dataset(tmp_path / "ks1d", KS1D, n_t=5, splits=("test",)), "test")
+    test = np.zeros((2, 5, 1, 32))
+    scale = surrogates.evaluate.time_scale(info, test, 0.1, None)
+    assert scale["unit"] == "time unit" and scale["length"] == 1.0
+    assert "ks1d" in scale["source"] and "phase" in scale["source"]
+    lyap = surrogates.evaluate.time_scale(info, test, 0.1, 0.05)
+    assert lyap["unit"] == "Lyapunov time" and lyap["length"] == pytest.approx(20.0)
