@@ -42,8 +42,9 @@ back to fixed step counts:
 
 Instability, counted per forecaster (the counts sit beside every long-run number):
 
-- non-finite: the rollout stopped (a non-finite value or ``|u| > 1e6``,
-  :func:`surrogates.rollout.rollout`);
+- non-finite: the rollout stopped (a non-finite value or ``|u|`` beyond
+  :func:`rollout_bound`: 1e6, or the dataset system's ``blowup_threshold`` where
+  lower, :func:`surrogates.rollout.rollout`);
 - envelope exit: a finite frame whose RMS of some field exceeds ``ENVELOPE`` = 5 x
   that field's largest training RMS (:func:`surrogates.metrics.envelope_exit`);
 - collapse: a finite rollout whose temporal standard deviation over the last half,
@@ -107,7 +108,7 @@ from surrogates.data import DatasetInfo, dataset_system, scan
 from surrogates.forecasters import DMD, Climatology, Persistence, Twin
 from surrogates.models import MODELS
 from surrogates.reservoir import select_reservoir
-from surrogates.rollout import Forecaster, ModelForecaster, Rollout, rollout, trajectories
+from surrogates.rollout import BOUND, Forecaster, ModelForecaster, Rollout, rollout, trajectories
 from surrogates.train import model_options
 
 EPSILONS = (0.3, 0.5, 1.0)
@@ -124,6 +125,7 @@ LONG_RUN_LYAPUNOV = 100.0  # what a long-run test needs
 RESERVOIR_LYAPUNOV = 8.0  # horizon of the reservoir's selection on the valid split
 RESERVOIR_STEPS = 170  # without lambda_max
 N_POD = 2
+POD_SNAPSHOTS = 4000  # about this many training frames (evenly strided) make the POD basis
 LYAPUNOV_T_AVERAGE = 2000.0  # averaging time of the leading Lyapunov exponent
 FLOOR_SPLITS = 8  # splits of the true trajectories into halves for the noise floor
 
@@ -196,6 +198,17 @@ def lyapunov_exponent(info: DatasetInfo, cache: Path) -> float | None:
     record = {"lambda_max": value, "t_average": LYAPUNOV_T_AVERAGE}
     atomic_write_text(cache, json.dumps(record) + "\n")
     return value
+
+
+def rollout_bound(info: DatasetInfo) -> float:
+    """Where a rollout stops as diverged: :data:`surrogates.rollout.BOUND`, or the
+    ``blowup_threshold`` of the dataset's system where that is lower (KS1D 1e4, the
+    RD systems 10 or 100: 1e6 lets a diverging rollout run on far beyond any state the
+    system reaches; KS2D declares 1e9, a solver safety net, and keeps 1e6)."""
+    try:
+        return min(BOUND, float(dataset_system(info).blowup_threshold))
+    except ValueError:
+        return BOUND
 
 
 def time_scale(info: DatasetInfo, test: np.ndarray, dt: float, lam: float | None) -> dict:
@@ -573,12 +586,13 @@ def evaluate_dataset(cfg: EvalConfig, run: Path, config: dict, model, step: int,
     )
     chaotic = _chaotic(lam)
     scale = time_scale(info, test, dt, lam)
+    bound = rollout_bound(info)
     train = trajectories(root, "train").frames
     valid = _split(root, "valid") if cfg.reservoir else None
     space = tuple(range(3, train.ndim))
     field_std = train.std(axis=(0, 1, *space))
     train_rms = np.sqrt((train**2).mean(space)).max((0, 1))
-    basis = m.pod(_flat(train)[:: max(1, len(_flat(train)) // 4000)], N_POD)
+    basis = m.pod(_flat(train)[:: max(1, len(_flat(train)) // POD_SNAPSHOTS)], N_POD)
     select_horizon = round(RESERVOIR_LYAPUNOV / (lam * dt)) if chaotic else RESERVOIR_STEPS
     refs, skipped = reference_forecasters(
         train,
@@ -608,7 +622,7 @@ def evaluate_dataset(cfg: EvalConfig, run: Path, config: dict, model, step: int,
 
     results, rollouts = {}, {}
     for c in candidates:
-        r = rollout(c.forecaster, context, horizon, cfg.batch_size, constants=split.constants)
+        r = rollout(c.forecaster, context, horizon, cfg.batch_size, bound, split.constants)
         rollouts[c.key] = r
         results[c.key] = score(r, ref)
     solver_fps = None
@@ -643,6 +657,7 @@ def evaluate_dataset(cfg: EvalConfig, run: Path, config: dict, model, step: int,
         "long_run_span": span,
         "long_run_enough": horizon * to_lyap >= LONG_RUN_LYAPUNOV if chaotic else None,
         "settings": {
+            "rollout_bound": bound,
             "envelope_factor": ENVELOPE,
             "collapse_ratio": COLLAPSE,
             "spectrum_tol_log2": SPECTRUM_TOL,

@@ -4,13 +4,14 @@ A *forecaster* maps a window of the last ``n_context`` frames ``(B, T, C, *space
 to the next frame ``(B, C, *space)`` (numpy, the data's own units). :func:`rollout`
 starts from a context window, feeds each prediction back, and stops a trajectory
 cleanly at the first step whose prediction is non-finite or exceeds ``bound`` in
-absolute value: that step and every later one are NaN in the returned frames and
-the step is recorded in ``stopped_at`` (``n_steps`` for a trajectory that never
-stopped), so nothing non-finite is ever fed back into a model. Each trajectory's
-constant fields ``(C_const, *space)`` (The Well's time-independent fields; none for
-most datasets) are handed to ``begin`` with its context. A forecaster with a state of
-its own (a reservoir; a model's constant fields) starts it in ``begin`` and drops
-stopped trajectories from it in ``keep``.
+absolute value (:data:`BOUND` by default; :func:`surrogates.evaluate.rollout_bound`
+tightens it to the dataset system's ``blowup_threshold``): that step and every later
+one are NaN in the returned frames and the step is recorded in ``stopped_at``
+(``n_steps`` for a trajectory that never stopped), so nothing non-finite is ever fed
+back into a model. Each trajectory's constant fields ``(C_const, *space)`` (The
+Well's time-independent fields; none for most datasets) are handed to ``begin`` with
+its context. A forecaster with a state of its own (a reservoir; a model's constant
+fields) starts it in ``begin`` and drops stopped trajectories from it in ``keep``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ import torch
 
 from surrogates.data import DatasetInfo, WellWindows
 from surrogates.protocol import Surrogate, advance, channels, model_window
+
+#: The default stop: a rollout value beyond this in absolute value has diverged.
+BOUND = 1e6
 
 
 class Forecaster:
@@ -67,7 +71,7 @@ def rollout(
     context: np.ndarray,
     n_steps: int,
     batch_size: int = 16,
-    bound: float = 1e6,
+    bound: float = BOUND,
     constants: np.ndarray | None = None,
 ) -> Rollout:
     """Roll ``forecaster`` out ``n_steps`` frames from ``context (B, T, C, *space)``;

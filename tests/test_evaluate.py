@@ -107,6 +107,8 @@ def test_report_end_to_end(run, report):
     assert report["settings"]["drift_window_steps"] is None
     assert "drift_time" not in pers["horizons"]
     assert report["settings"]["k_cutoff"] == 32 // 3
+    assert report["settings"]["rollout_bound"] == 1e4  # ks1d's blowup_threshold
+    assert report["time_scale"]["unit"] == "Lyapunov time"
     text = (out / "summary.md").read_text()
     assert "| persistence |" in text and "| noise floor (true vs true) |" in text
     assert "below the 100 Λt a long-run test needs" in text
@@ -392,6 +394,7 @@ def test_an_rd_dataset_evaluates_without_lyapunov_in_rotation_periods(rd_run):
     assert report["lambda_max"] is None and report["lyapunov_time"] is None
     why = json.loads((rd_run / "eval" / "rd_spiral" / "lyapunov.json").read_text())["why"]
     assert "rd_spiral" in why and "tangent" in why
+    assert report["settings"]["rollout_bound"] == 100.0  # rd_spiral's blowup_threshold
     scale = report["time_scale"]
     assert scale["unit"] == "rotation period"
     assert scale["length"] == pytest.approx(2 * np.pi / OMEGA, rel=1e-6)
