@@ -11,71 +11,36 @@ frames, by default every test frame after the context, and are scored on the dat
 own units (:mod:`surrogates.metrics`) against the true frames of the same steps,
 per trajectory and field.
 
-Curves per lead step: VRMSE, NRMSE, Pearson correlation, binned spectral NMSE.
+Scoring (curves, horizons, instability flags, long-run statistics, the noise floor
+and the checks) is :mod:`surrogates.scoring`; the report entries and ``summary.md``
+are :mod:`surrogates.report`; the pictures :mod:`surrogates.eval_plots`. This module
+chooses what they are given:
 
-Horizons (first crossings, median over trajectories; a stopped rollout counts as
-crossed; a horizon equal to the rollout length is censored, shown as ``>=``), in
-steps, time units and the system's own time scale (:func:`time_scale`, in
-``report.json``'s ``time_scale`` and the summary): Lyapunov times ``lambda_max * t``
-(``lambda_max`` the leading exponent of the dataset's system,
-:func:`pdesim.diagnostics.lyapunov_spectrum`, cached in
-``eval/<dataset>/lyapunov.json``) for systems with tangent dynamics
-(``System.has_tangent_dynamics``); otherwise rotation periods for systems with a
-rotating phase pair (``System.phase_fields``: spirals), measured on the test
-trajectories; otherwise time units. Without ``lambda_max`` the windows below fall
-back to fixed step counts:
-
-- VPT(eps): first step with mean-over-fields VRMSE >= eps, eps in 0.3, 0.5, 1.0;
-- correlation time: first step with mean-over-fields Pearson correlation < 0.8;
-- spectral drift: :func:`surrogates.metrics.drift_times` with windows of
-  ``DRIFT_LYAPUNOV`` = 20 Lyapunov times (``horizon // 5`` steps without
-  ``lambda_max``; not tested when the rollout is shorter than one window) against
-  the time-mean spectrum of the true frames of the whole rollout span pooled over
-  trajectories, at the resolved wavenumbers (energy > 1e-3 x peak) up to the 2/3
-  cut-off ``k_c``, tolerance a factor 2. Calibration on the KS1D test split (32 x
-  2397 frames) and train split (112 x 2400): with 20-Lyapunov-time windows no true
-  window at any offset leaves a factor 2 (largest |log2| 0.92 and 0.86); with 10 of
-  them 19 % of the test trajectories did, and with the ~1 Lyapunov time the former
-  ``max(4, horizon // 8)`` gave on 200-frame trajectories 42 % of all true windows
-  did (the truth "drifted", and every forecaster read 0).
-- stable time: min(first non-finite step, envelope exit, drift step).
-
-Instability, counted per forecaster (the counts sit beside every long-run number):
-
-- non-finite: the rollout stopped (a non-finite value or ``|u|`` beyond
-  :func:`rollout_bound`: 1e6, or the dataset system's ``blowup_threshold`` where
-  lower, :func:`surrogates.rollout.rollout`);
-- envelope exit: a finite frame whose RMS of some field exceeds ``ENVELOPE`` = 5 x
-  that field's largest training RMS (:func:`surrogates.metrics.envelope_exit`);
-- collapse: a finite rollout whose temporal standard deviation over the last half,
-  averaged over space, is below ``COLLAPSE`` = 0.5 x the truth's (same steps, same
-  trajectory) for some field (:func:`surrogates.metrics.collapsed`);
-- unstable: the union of the three.
-
-Long-run statistics, over the last half of the rollout (steps ``horizon // 2`` to
-``horizon``) against the true frames of the same steps and trajectories, pooled over
-trajectories (``inf``, null in the JSON, when any trajectory is non-finite there):
-
-- spectrum: ``max_{1 <= k <= k_c} |log2(E_pred(k) / E_true(k))|`` of the time- and
-  trajectory-mean energy spectra (square grids; ``k_c = N // 3``): <= 1 means within
-  a factor 2 at every wavenumber up to the cut-off;
-- D_stsp: binned KL divergence of the 2 leading standardised POD coefficients
-  (POD of the training frames);
-- D_H: power-spectrum Hellinger distance of those coefficients' series, spectra
-  averaged over trajectories;
-- W1: 1-Wasserstein distance of the pooled values over the true standard deviation;
-- ACF: ``max_{c, tau <= L} |ACF_pred - ACF_true|`` of the autocorrelation of the field
-  at each point, pooled over space and trajectories
-  (:func:`surrogates.metrics.autocorrelation`), lags up to ``L`` = 2 Lyapunov times
-  (50 steps without ``lambda_max``; at most half the span);
-- the largest relative drift of a field's spatial mean (whole rollout).
-
-Noise floor: the same statistics between two halves of the true test trajectories
-over the same span, the median over ``FLOOR_SPLITS`` = 8 splits (and the truth's own
-drift count). Checks per
-forecaster: 0 non-finite, 0 envelope exits, 0 collapses, spectrum within a factor 2
-up to ``k_c``, D_H <= 2 x its floor. Speed: frames per second of each rollout and
-its ratio to the solver's (one :func:`pdesim.simulate` run of the same frames).
+- horizons (medians over trajectories; one equal to the rollout length is censored,
+  shown as ``>=``) in steps, time units and the system's own time scale
+  (:func:`time_scale`, in ``report.json``'s ``time_scale`` and the summary): Lyapunov
+  times ``lambda_max * t`` (``lambda_max`` the leading exponent of the dataset's
+  system, :func:`pdesim.diagnostics.lyapunov_spectrum`, cached in
+  ``eval/<dataset>/lyapunov.json``) for systems with tangent dynamics
+  (``System.has_tangent_dynamics``); otherwise rotation periods for systems with a
+  rotating phase pair (``System.phase_fields``: spirals), measured on the test
+  trajectories; otherwise time units. Without ``lambda_max`` the windows below fall
+  back to fixed step counts;
+- spectral-drift windows of ``DRIFT_LYAPUNOV`` = 20 Lyapunov times (``horizon // 5``
+  steps without ``lambda_max``; not tested when the rollout is shorter than one
+  window). Calibration on the KS1D test split (32 x 2397 frames) and train split
+  (112 x 2400): with 20-Lyapunov-time windows no true window at any offset leaves a
+  factor 2 (largest |log2| 0.92 and 0.86); with 10 of them 19 % of the test
+  trajectories did, and with the ~1 Lyapunov time the former ``max(4, horizon // 8)``
+  gave on 200-frame trajectories 42 % of all true windows did (the truth "drifted",
+  and every forecaster read 0);
+- the rollout's stop, :func:`rollout_bound`: 1e6, or the dataset system's
+  ``blowup_threshold`` where lower;
+- long-run statistics over the last half of the rollout (steps ``horizon // 2`` to
+  ``horizon``), the POD of ``N_POD`` = 2 modes of the training frames, ACF lags up to
+  2 Lyapunov times (50 steps without ``lambda_max``; at most half the span);
+- speed: frames per second of each rollout and its ratio to the solver's (one
+  :func:`pdesim.simulate` run of the same frames).
 
 Everything goes to ``RUN_DIR/eval/<dataset>/``: ``report.json`` (medians and means
 over trajectories; non-finite numbers are ``null``), ``summary.md``,
@@ -93,10 +58,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import h5py
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
@@ -105,29 +66,34 @@ from pdesim.files import atomic_write_text
 from surrogates import metrics as m
 from surrogates.checkpoints import BEST, CHECKPOINT, WEIGHT_KEYS, load_checkpoint
 from surrogates.data import DatasetInfo, dataset_system, scan
+from surrogates.eval_plots import write_plots
 from surrogates.forecasters import DMD, Climatology, Persistence, Twin
 from surrogates.models import MODELS
+from surrogates.report import forecaster_entry, json_ready, markdown
 from surrogates.reservoir import select_reservoir
-from surrogates.rollout import BOUND, Forecaster, ModelForecaster, Rollout, rollout, trajectories
+from surrogates.rollout import BOUND, Forecaster, ModelForecaster, rollout, trajectories
+from surrogates.scoring import (
+    COLLAPSE,
+    D_H_FACTOR,
+    ENVELOPE,
+    LONG_RUN_LYAPUNOV,
+    SPECTRUM_TOL,
+    flat,
+    noise_floor,
+    prepare,
+    score,
+)
 from surrogates.train import model_options
 
-EPSILONS = (0.3, 0.5, 1.0)
-CORR = 0.8
-ENVELOPE = 5.0  # x the largest training RMS of each field
-COLLAPSE = 0.5  # temporal std below this fraction of the truth's
-SPECTRUM_TOL = 1.0  # log2: a factor 2
-D_H_FACTOR = 2.0  # D_H check: at most this many noise floors
 DRIFT_LYAPUNOV = 20.0  # drift window, Lyapunov times
 DRIFT_FRACTION = 5  # without lambda_max: windows of horizon // 5 steps
 ACF_LYAPUNOV = 2.0  # largest ACF lag, Lyapunov times
 ACF_STEPS = 50  # without lambda_max
-LONG_RUN_LYAPUNOV = 100.0  # what a long-run test needs
 RESERVOIR_LYAPUNOV = 8.0  # horizon of the reservoir's selection on the valid split
 RESERVOIR_STEPS = 170  # without lambda_max
 N_POD = 2
 POD_SNAPSHOTS = 4000  # about this many training frames (evenly strided) make the POD basis
 LYAPUNOV_T_AVERAGE = 2000.0  # averaging time of the leading Lyapunov exponent
-FLOOR_SPLITS = 8  # splits of the true trajectories into halves for the noise floor
 
 
 @dataclass
@@ -254,10 +220,6 @@ def time_scale(info: DatasetInfo, test: np.ndarray, dt: float, lam: float | None
     return {"unit": "time unit", "symbol": "t", "length": 1.0, "source": why}
 
 
-def _flat(a: np.ndarray) -> np.ndarray:
-    return a.reshape(-1, *a.shape[2:])
-
-
 def _chaotic(lam: float | None) -> bool:
     return lam is not None and math.isfinite(lam) and lam > 0
 
@@ -352,202 +314,6 @@ def _window(root, n_frames: int, needs: dict[str, int], context, horizon) -> tup
     return context, horizon
 
 
-# -- scoring
-
-
-@dataclass
-class Reference:
-    """The truth and everything derived from it that every forecaster is scored against."""
-
-    truth: np.ndarray  # (B, H, C, *space)
-    train_rms: np.ndarray  # (C,)
-    basis: tuple
-    late: slice
-    max_lag: int
-    drift_window: int | None
-    k_cut: int | None = None
-    spectra: np.ndarray | None = None  # (B, H, C, K)
-    mean_spectrum: np.ndarray | None = None  # (C, K), whole span
-    late_spectrum: np.ndarray | None = None  # (C, K), last half
-    coeffs: np.ndarray | None = None  # (B, n_late, N_POD)
-    acf: np.ndarray | None = None  # (C, max_lag + 1), last half
-
-
-def _spectra(frames: np.ndarray) -> np.ndarray:
-    _, e = m.energy_spectrum(_flat(frames))
-    return e.reshape(*frames.shape[:2], *e.shape[1:])
-
-
-def prepare(truth, train_rms, basis, max_lag: int, drift_window: int | None) -> Reference:
-    """A :class:`Reference` of ``truth (B, H, C, *space)``."""
-    h = truth.shape[1]
-    ref = Reference(truth, train_rms, basis, slice(h // 2, h), max_lag, drift_window)
-    late = truth[:, ref.late]
-    ref.coeffs = m.project(_flat(late), basis).reshape(len(truth), late.shape[1], -1)
-    ref.acf = m.autocorrelation(late, max_lag)
-    if len(set(truth.shape[3:])) == 1:
-        ref.k_cut = m.dealias_cutoff(truth.shape[3:])
-        ref.spectra = _spectra(truth)
-        ref.mean_spectrum = ref.spectra.mean((0, 1))
-        ref.late_spectrum = ref.spectra[:, ref.late].mean((0, 1))
-    return ref
-
-
-def _long_run(pred_late, true_late, coeffs_pred, coeffs_true, spec_pred, spec_true, ref, acf):
-    """Long-run statistics of one set of late frames against another (finite); ``acf``
-    the autocorrelation of ``true_late``."""
-    n_pod = coeffs_true.shape[-1]
-    acf_pred = m.autocorrelation(pred_late, ref.max_lag)
-    out = {
-        "d_stsp": m.d_stsp(coeffs_true.reshape(-1, n_pod), coeffs_pred.reshape(-1, n_pod)),
-        "d_h": m.power_spectrum_hellinger(coeffs_true, coeffs_pred),
-        "w1": m.histogram_w1(pred_late, true_late),
-        "acf": float(np.abs(acf_pred - acf).max()),
-    }
-    if spec_true is not None:
-        out["spectrum_log2_error"] = float(
-            m.spectrum_log2_error(spec_pred, spec_true, ref.k_cut).max()
-        )
-    return out
-
-
-def score(r: Rollout, ref: Reference) -> dict:
-    """Per-trajectory curves, horizons, instability flags and long-run statistics of
-    one rollout (vectorised over trajectories and steps)."""
-    truth, frames = ref.truth, r.frames
-    b, h = truth.shape[:2]
-    with np.errstate(invalid="ignore"):
-        v = m.vrmse(_flat(frames), _flat(truth)).reshape(b, h, -1)
-        corr = m.pearson(_flat(frames), _flat(truth)).reshape(b, h, -1)
-        _, snmse = m.binned_spectral_error(_flat(frames), _flat(truth))
-    stopped = np.asarray(r.stopped_at)
-    out = {
-        "vrmse": v,
-        "nrmse": m.nrmse(_flat(frames), _flat(truth)).reshape(b, h, -1),
-        "pearson": corr,
-        "spectral_nmse": snmse.reshape(b, h, *snmse.shape[1:]),
-        "stopped_at": stopped,
-    }
-    for eps in EPSILONS:
-        out[f"vpt_{eps}"] = m.first_crossing(v.mean(-1), eps)
-    out["corr_time"] = m.first_crossing(corr.mean(-1), CORR, below=True)
-    space = tuple(range(3, frames.ndim))
-    with np.errstate(invalid="ignore"):
-        level = np.sqrt((frames**2).mean(space)) / (ENVELOPE * ref.train_rms)
-    out["envelope_exit"] = m.first_crossing(np.where(np.isnan(level), np.inf, level).max(2), 1.0)
-    stable = np.minimum(stopped, out["envelope_exit"])
-    spectra = None
-    if ref.spectra is not None:
-        spectra = _spectra(frames)
-        if ref.drift_window is not None:
-            out["drift_time"] = m.drift_times(
-                spectra, ref.mean_spectrum, ref.drift_window, SPECTRUM_TOL, k_max=ref.k_cut
-            )
-            stable = np.minimum(stable, out["drift_time"])
-    out["stable_time"] = stable
-    late = ref.late
-    pred_late, true_late = frames[:, late], truth[:, late]
-    ratio = m.collapse_ratio(pred_late, true_late)
-    out["collapse_ratio"] = ratio.min(1)
-    flags = {
-        "nonfinite": stopped < h,
-        "envelope": out["envelope_exit"] < stopped,
-        "collapse": m.collapsed(pred_late, true_late, COLLAPSE),
-    }
-    flags["unstable"] = flags["nonfinite"] | flags["envelope"] | flags["collapse"]
-    out["flags"] = flags
-    if np.all(np.isfinite(pred_late)):
-        coeffs = m.project(_flat(pred_late), ref.basis).reshape(b, pred_late.shape[1], -1)
-        stats = _long_run(
-            pred_late,
-            true_late,
-            coeffs,
-            ref.coeffs,
-            None if spectra is None else spectra[:, late].mean((0, 1)),
-            ref.late_spectrum,
-            ref,
-            ref.acf,
-        )
-        means = frames.mean(space)  # (B, H, C)
-        scale = np.abs(means[:, :1]) + np.sqrt((frames[:, :1] ** 2).mean(space)) + m.EPS
-        stats["max_mass_drift"] = float(np.abs((means - means[:, :1]) / scale).max())
-        if spectra is not None:
-            out["late_spectrum"] = spectra[:, late].mean((0, 1))
-    else:
-        keys = ["d_stsp", "d_h", "w1", "acf", "max_mass_drift"]
-        keys += ["spectrum_log2_error"] if spectra is not None else []
-        stats = dict.fromkeys(keys, math.inf)
-    out["long_run"] = stats
-    return out
-
-
-def noise_floor(ref: Reference, n_splits: int = FLOOR_SPLITS, seed: int = 0) -> dict:
-    """Long-run statistics of one half of the true trajectories against the other (same
-    span): the median over ``n_splits`` splits into halves (the first: trajectories
-    ``[:B//2]`` vs ``[B//2:]``, then random ones), with their range in ``spread``; and
-    the truth's own spectral drift. Halves hold B/2 trajectories each, the forecasters'
-    comparisons B: the floor of a B-vs-B comparison is lower (about 1/sqrt(2) of it for
-    D_H), so a check against it is, if anything, lenient."""
-    b = len(ref.truth)
-    half = b // 2
-    out: dict = {}
-    if ref.drift_window is not None and ref.spectra is not None:
-        drift = m.drift_times(
-            ref.spectra, ref.mean_spectrum, ref.drift_window, SPECTRUM_TOL, k_max=ref.k_cut
-        )
-        out["truth_drifts"] = int(np.sum(drift < ref.truth.shape[1]))
-        out["truth_drift_time_median"] = float(np.median(drift))
-    if half < 1:
-        return out
-    rng = np.random.default_rng(seed)
-    orders = [np.arange(b)] + [rng.permutation(b) for _ in range(max(0, n_splits - 1))]
-    late = ref.truth[:, ref.late]
-    spec = None if ref.spectra is None else ref.spectra[:, ref.late]
-    per_split = []
-    for order in orders:
-        a, c = order[:half], order[half : 2 * half]
-        per_split.append(
-            _long_run(
-                late[c],
-                late[a],
-                ref.coeffs[c],
-                ref.coeffs[a],
-                None if spec is None else spec[c].mean((0, 1)),
-                None if spec is None else spec[a].mean((0, 1)),
-                ref,
-                m.autocorrelation(late[a], ref.max_lag),
-            )
-        )
-    for key in per_split[0]:
-        values = [d[key] for d in per_split]
-        out[key] = float(np.median(values))
-        out.setdefault("spread", {})[key] = [float(min(values)), float(max(values))]
-    out["n_splits"] = len(orders)
-    return out
-
-
-def checks(entry: dict, floor: dict) -> dict:
-    """The pass/fail checks of one forecaster's report entry (see module)."""
-    counts, lr = entry["unstable"], entry["long_run"]
-    out: dict = {
-        name: {"pass": bool(counts[name] == 0), "value": int(counts[name])}
-        for name in ("nonfinite", "envelope", "collapse")
-    }
-    if "spectrum_log2_error" in lr:
-        value = lr["spectrum_log2_error"]
-        out["spectrum"] = {"pass": bool(value <= SPECTRUM_TOL), "value": value, "limit": 1.0}
-    if "d_h" in floor:
-        limit = D_H_FACTOR * floor["d_h"]
-        out["d_h"] = {"pass": bool(lr["d_h"] <= limit), "value": lr["d_h"], "limit": limit}
-    out["all"] = all(c["pass"] for c in out.values())
-    return out
-
-
-def _summary(values: np.ndarray) -> dict:
-    v = np.asarray(values, dtype=np.float64)
-    return {"median": float(np.median(v)), "mean": float(np.mean(v)), "per_trajectory": v.tolist()}
-
-
 # -- the evaluation
 
 
@@ -592,7 +358,7 @@ def evaluate_dataset(cfg: EvalConfig, run: Path, config: dict, model, step: int,
     space = tuple(range(3, train.ndim))
     field_std = train.std(axis=(0, 1, *space))
     train_rms = np.sqrt((train**2).mean(space)).max((0, 1))
-    basis = m.pod(_flat(train)[:: max(1, len(_flat(train)) // POD_SNAPSHOTS)], N_POD)
+    basis = m.pod(flat(train)[:: max(1, len(flat(train)) // POD_SNAPSHOTS)], N_POD)
     select_horizon = round(RESERVOIR_LYAPUNOV / (lam * dt)) if chaotic else RESERVOIR_STEPS
     refs, skipped = reference_forecasters(
         train,
@@ -676,46 +442,20 @@ def evaluate_dataset(cfg: EvalConfig, run: Path, config: dict, model, step: int,
         "forecasters": {},
     }
     for c in candidates:
-        res = results[c.key]
-        fps = rollouts[c.key].frames_per_second
-        entry = {
-            "label": c.label,
-            "n_context": int(c.forecaster.n_context),
-            "frames_per_second": fps,
-            "speed_vs_solver": fps / solver_fps if solver_fps else None,
-            "stopped_at": _summary(res["stopped_at"]),
-            "envelope_exit": _summary(res["envelope_exit"]),
-            "collapse_ratio": _summary(res["collapse_ratio"]),
-            "unstable": {k: int(np.sum(f)) for k, f in res["flags"].items()},
-            "unstable_trajectories": {
-                k: np.flatnonzero(f).tolist() for k, f in res["flags"].items()
-            },
-            "long_run": res["long_run"],
-            "horizons": {},
-            "curves": {},
-            **c.details,
-        }
-        keys = [f"vpt_{e}" for e in EPSILONS] + ["corr_time", "drift_time", "stable_time"]
-        for key in keys:
-            if key not in res:
-                continue
-            steps = _summary(res[key])
-            steps["censored"] = int(np.sum(res[key] >= horizon))
-            steps["time_median"] = steps["median"] * dt
-            steps["lyapunov_median"] = steps["median"] * to_lyap if chaotic else None
-            steps["scaled_median"] = steps["median"] * dt / scale["length"]
-            entry["horizons"][key] = steps
-        for key in ("vrmse", "nrmse", "pearson"):
-            curve = np.where(np.isfinite(res[key]), res[key], np.inf).mean(-1)
-            entry["curves"][key] = {
-                "median": np.median(curve, 0).tolist(),
-                "mean": np.mean(curve, 0).tolist(),
-            }
-        snmse = np.where(np.isfinite(res["spectral_nmse"]), res["spectral_nmse"], np.inf)
-        entry["curves"]["spectral_nmse_bins"] = np.median(snmse.mean(2), 0).T.tolist()
-        entry["checks"] = checks(entry, report["noise_floor"])
-        report["forecasters"][c.key] = entry
-    report = _finite(report)
+        report["forecasters"][c.key] = forecaster_entry(
+            c.label,
+            c.forecaster.n_context,
+            results[c.key],
+            rollouts[c.key].frames_per_second,
+            solver_fps,
+            horizon,
+            dt,
+            to_lyap,
+            scale["length"],
+            report["noise_floor"],
+            c.details,
+        )
+    report = json_ready(report)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_rollouts(
         out_dir / "rollouts.hdf5",
@@ -727,7 +467,7 @@ def evaluate_dataset(cfg: EvalConfig, run: Path, config: dict, model, step: int,
         lam,
     )
     atomic_write_text(out_dir / "report.json", json.dumps(report, indent=1) + "\n")
-    plots(out_dir, report, rollouts, results, ref, info.name)
+    write_plots(out_dir, report, rollouts, results, ref, info.name)
     atomic_write_text(out_dir / "summary.md", markdown(report))
     return report
 
@@ -777,218 +517,3 @@ def write_rollouts(
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _finite(value):
-    """The report as strict JSON: every non-finite number None, numpy scalars and
-    arrays as Python values."""
-    if isinstance(value, dict):
-        return {str(k): _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _finite(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def _num(value, fmt: str = ".3g") -> str:
-    return "-" if value is None else format(value, fmt)
-
-
-def markdown(report: dict) -> str:
-    """``summary.md`` of a (JSON-ready) report."""
-    lam, n, h = report["lambda_max"], report["n_trajectories"], report["horizon"]
-    chaotic = report["lyapunov_time"] is not None
-    scale = report["time_scale"]
-    unit = scale["symbol"]
-    s, span = report["settings"], report["long_run_span"]
-    needs = ", ".join(f"{e['label']} {e['n_context']}" for e in report["forecasters"].values())
-    if chaotic:
-        length = (
-            f"{report['rollout_lyapunov']:.3g} Λt; lambda_max {lam:.4f}, Lyapunov time "
-            f"{report['lyapunov_time']:.1f}"
-        )
-    elif scale["unit"] == "rotation period":
-        length = (
-            f"{h * report['dt']:g} time units = {report['rollout_scaled']:.3g} {unit}; no "
-            f"Lyapunov exponent: horizons in rotation periods {unit} = {scale['length']:.4g} "
-            f"({scale['source']})"
-        )
-    else:
-        length = (
-            f"{h * report['dt']:g} time units; no Lyapunov exponent: horizons in time units "
-            f"({scale['source']})"
-        )
-    if chaotic:
-        spread = f"{span['lyapunov']:.3g} Λt"
-        if report["long_run_enough"]:
-            enough = f"long-run statistics over {spread} (the last half of the rollout)."
-        else:
-            enough = (
-                f"long-run statistics over {spread}, below the {LONG_RUN_LYAPUNOV:g} Λt a "
-                f"long-run test needs (the rollout is {report['rollout_lyapunov']:.3g} Λt)."
-            )
-    else:
-        spread = "" if unit == "t" else f" = {span['scaled']:.3g} {unit}"
-        enough = f"long-run statistics over {span['time']:g} time units{spread} (λ unknown)."
-    window = f"{s['drift_window_wanted']} steps" + (
-        f" ({s['drift_window_lyapunov']:.3g} Λt)" if s["drift_window_lyapunov"] else ""
-    )
-    if not s["k_cutoff"]:
-        drift = "spectral drift: not tested (not a square grid)"
-    elif not s["drift_window_steps"]:
-        drift = f"spectral drift: not tested (the rollout is shorter than one window of {window})"
-    else:
-        drift = (
-            f"spectral drift: first window of {window} whose mean spectrum leaves ×2 of the "
-            f"true one at a resolved k ≤ {s['k_cutoff']}"
-        )
-    lines = [
-        f"# {Path(report['dataset']).name}: {report['run']} (step {report['checkpoint_step']})",
-        "",
-        f"{n} test trajectories; every forecaster starts after the same "
-        f"{report['context_frames']} context frames (needs: {needs}) and predicts {h} "
-        f"frames x dt {report['dt']:g} = {length}.",
-        f"Horizons: median over trajectories; '>=' when at least half reach the end; {drift}.",
-        f"Unstable = non-finite (stopped) ∪ envelope exit (RMS > {s['envelope_factor']:g} x "
-        f"the largest training RMS) ∪ collapse (temporal std over the last half < "
-        f"{s['collapse_ratio']:g} x the truth's), counts out of {n}.",
-        f"Steps {span['start_step']}..{span['end_step']}: {enough} Pooled over trajectories "
-        "against the true frames of the same steps; '-': a rollout is non-finite there.",
-        "",
-        "| forecaster | VPT(0.3) | VPT(0.5) | VPT(1.0) | corr>0.8 | spectral drift "
-        "| non-finite | envelope | collapse | unstable "
-        f"| spectrum max abs log2 (k ≤ {s['k_cutoff']}) | D_H | D_stsp | W1 | ACF "
-        "| frames/s | x solver |",
-        "|---" * 17 + "|",
-    ]
-    long_keys = ("spectrum_log2_error", "d_h", "d_stsp", "w1", "acf")
-    for e in report["forecasters"].values():
-        cells = []
-        for key in ("vpt_0.3", "vpt_0.5", "vpt_1.0", "corr_time", "drift_time"):
-            if key not in e["horizons"]:
-                cells.append("-")
-                continue
-            hz = e["horizons"][key]
-            val = hz["scaled_median"]
-            mark = ">=" if hz["median"] >= h else ""
-            cells.append(f"{mark}{val:.2f} {unit}")
-        u = e["unstable"]
-        cells += [f"{u[k]}/{n}" for k in ("nonfinite", "envelope", "collapse", "unstable")]
-        cells += [_num(e["long_run"].get(k)) for k in long_keys]
-        cells += [_num(e["frames_per_second"]), _num(e["speed_vs_solver"])]
-        lines.append(f"| {e['label']} | " + " | ".join(cells) + " |")
-    floor = report["noise_floor"]
-    if "d_h" in floor:
-        cells = ["-"] * 9 + [_num(floor.get(k)) for k in long_keys] + ["-", "-"]
-        lines.append("| noise floor (true vs true) | " + " | ".join(cells) + " |")
-    lines += ["", "Checks (true/false, with the value):", ""]
-    for e in report["forecasters"].values():
-        c = e["checks"]
-        parts = [
-            f"{c['nonfinite']['value']} non-finite: {_bool(c['nonfinite'])}",
-            f"{c['envelope']['value']} envelope exits: {_bool(c['envelope'])}",
-            f"{c['collapse']['value']} collapses: {_bool(c['collapse'])}",
-        ]
-        if "spectrum" in c:
-            parts.append(
-                f"spectrum within ×2 up to k_c = {s['k_cutoff']}: {_bool(c['spectrum'])} "
-                f"(max |log2| {_num(c['spectrum']['value'])})"
-            )
-        if "d_h" in c:
-            parts.append(
-                f"D_H ≤ 2× floor: {_bool(c['d_h'])} ({_num(c['d_h']['value'])} vs "
-                f"{_num(c['d_h']['limit'])})"
-            )
-        verdict = "pass" if c["all"] else "FAIL"
-        lines.append(f"- {e['label']}: " + "; ".join(parts) + f" → {verdict}")
-    if "truth_drifts" in floor:
-        drifted = floor["truth_drifts"]
-        lines += [
-            "",
-            f"The true trajectories' own spectral drift: {drifted}/{n} drift within the "
-            "rollout"
-            + (
-                " (the drift test is noise-dominated at this window)."
-                if drifted
-                else " (none: the drift test is not noise-dominated at this window)."
-            ),
-        ]
-    if report["solver_frames_per_second"]:
-        lines += [
-            "",
-            f"Solver (one pdesim.simulate run of the same frames, same device): "
-            f"{report['solver_frames_per_second']:.3g} frames/s; 'x solver' is each "
-            "forecaster's rollout speed over it (the twin's is lower: one solver call per step).",
-        ]
-    for key, why in report["not_evaluated"].items():
-        lines.append(f"\nNot evaluated: {key} ({why}).")
-    return "\n".join(lines) + "\n"
-
-
-def _bool(check: dict) -> str:
-    return "true" if check["pass"] else "false"
-
-
-def plots(out_dir: Path, report: dict, rollouts: dict, results: dict, ref, name: str) -> None:
-    scale = report["time_scale"]
-    truth = ref.truth
-    labels = {k: e["label"] for k, e in report["forecasters"].items()}
-    lead = (np.arange(report["horizon"]) + 1) * report["dt"] / scale["length"]
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for key, e in report["forecasters"].items():
-        curve = np.array(e["curves"]["vrmse"]["median"], dtype=np.float64)
-        ax.semilogy(lead, np.clip(np.nan_to_num(curve, nan=1e3), 1e-8, 1e3), label=labels[key])
-    for eps in EPSILONS:
-        ax.axhline(eps, color="grey", lw=0.5, ls="--")
-    ax.set_xlabel(f"lead time [{scale['unit']}s]")
-    ax.set_ylabel("median VRMSE")
-    ax.set_title(f"{name}: error vs lead time")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out_dir / "error_vs_lead.png", dpi=110)
-    plt.close(fig)
-
-    if ref.spectra is not None:
-        h = truth.shape[1]
-        leads = sorted({0, h // 4, h // 2, h - 1})
-        k = np.arange(ref.spectra.shape[-1])
-        fig, axes = plt.subplots(1, len(leads) + 1, figsize=(3.2 * (len(leads) + 1), 3))
-        for ax, step in zip(axes[:-1], leads, strict=True):
-            ax.loglog(k[1:], ref.spectra[:, step].mean((0, 1))[1:], "k", lw=2, label="true")
-            for key, r in rollouts.items():
-                frames = r.frames[:, step]
-                if np.all(np.isfinite(frames)):
-                    _, ep = m.energy_spectrum(frames)
-                    ax.loglog(k[1:], ep.mean((0, 1))[1:], lw=1, label=labels[key])
-            ax.set_title(f"step {step + 1}")
-            ax.set_xlabel("k")
-        ax = axes[-1]
-        ax.loglog(k[1:], ref.late_spectrum.mean(0)[1:], "k", lw=2, label="true")
-        for key, res in results.items():
-            if "late_spectrum" in res:
-                ax.loglog(k[1:], res["late_spectrum"].mean(0)[1:], lw=1, label=labels[key])
-        ax.axvline(ref.k_cut, color="grey", lw=0.5, ls="--")
-        ax.set_title("mean over the last half")
-        ax.set_xlabel("k")
-        axes[0].set_ylabel("E(k)")
-        axes[0].legend(fontsize=6)
-        fig.tight_layout()
-        fig.savefig(out_dir / "spectra.png", dpi=110)
-        plt.close(fig)
-
-    panels = [("true", truth[0])] + [(labels[k], r.frames[0]) for k, r in rollouts.items()]
-    fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels), 3.5), sharey=True)
-    vmax = float(np.abs(truth[0]).max())
-    for ax, (label, frames) in zip(axes, panels, strict=True):
-        img = frames[:, 0] if frames.ndim == 3 else frames[-1, 0]
-        ax.imshow(img, aspect="auto", origin="lower", cmap="RdBu_r", vmin=-vmax, vmax=vmax)
-        ax.set_title(label, fontsize=8)
-    axes[0].set_ylabel("step" if truth.ndim == 4 else "y")
-    fig.tight_layout()
-    fig.savefig(out_dir / "spacetime.png", dpi=110)
-    plt.close(fig)

@@ -19,18 +19,11 @@ from surrogates import metrics as m
 from surrogates.checkpoints import BEST
 from surrogates.cli import main
 from surrogates.data import scan
-from surrogates.evaluate import (
-    EvalConfig,
-    evaluate,
-    lyapunov_exponent,
-    markdown,
-    noise_floor,
-    prepare,
-    score,
-    write_rollouts,
-)
+from surrogates.evaluate import EvalConfig, evaluate, lyapunov_exponent, write_rollouts
 from surrogates.forecasters import Persistence
+from surrogates.report import markdown
 from surrogates.rollout import Rollout, trajectories
+from surrogates.scoring import noise_floor, prepare, score
 from surrogates.train import TrainConfig, train
 
 KEYS = {"walrus", "persistence", "climatology", "dmd", "twin"}
@@ -256,7 +249,7 @@ def test_bad_input(run, tmp_path, capsys):
 
 def test_lyapunov_exponent_of_a_system_without_tangent_dynamics(tmp_path):
     data = write_dataset(
-        tmp_path / "rd", ("rd_spiral", {"L": 10.0, "n": 16, "ny": 16}), n_t=3, splits=("test",)
+        tmp_path / "rd", ("rd_spiral", {"L": 10.0, "N": 16, "Ny": 16}), n_t=3, splits=("test",)
     )
     info = scan(data, "test")
     cache = tmp_path / "eval" / "lyapunov.json"
@@ -356,7 +349,7 @@ def test_the_summary_names_the_counts_and_the_short_span(report):
 
 # -- datasets without a Lyapunov exponent: horizons in the system's own time scale
 
-RD = ("rd_spiral", {"L": 10.0, "n": 16, "ny": 16})
+RD = ("rd_spiral", {"L": 10.0, "N": 16, "Ny": 16})
 OMEGA = np.pi  # the rotation of the synthetic spirals: a period of 2 time units
 
 
