@@ -64,14 +64,13 @@ import torch
 from pdesim.diagnostics import lyapunov_spectrum, rotation_frequency
 from pdesim.files import atomic_write_text
 from surrogates import metrics as m
-from surrogates.checkpoints import BEST, CHECKPOINT, WEIGHT_KEYS, load_checkpoint
-from surrogates.data import DatasetInfo, dataset_system, scan
+from surrogates.data import DatasetInfo, dataset_system
 from surrogates.eval_plots import write_plots
 from surrogates.forecasters import DMD, Climatology, Persistence, Twin
-from surrogates.models import MODELS
 from surrogates.report import forecaster_entry, json_ready, markdown
 from surrogates.reservoir import select_reservoir
 from surrogates.rollout import BOUND, Forecaster, ModelForecaster, rollout, trajectories
+from surrogates.runs import load_model
 from surrogates.scoring import (
     COLLAPSE,
     D_H_FACTOR,
@@ -83,7 +82,6 @@ from surrogates.scoring import (
     prepare,
     score,
 )
-from surrogates.train import model_options
 
 DRIFT_LYAPUNOV = 20.0  # drift window, Lyapunov times
 DRIFT_FRACTION = 5  # without lambda_max: windows of horizon // 5 steps
@@ -117,31 +115,6 @@ class Candidate:
     label: str
     forecaster: Forecaster
     details: dict = field(default_factory=dict)
-
-
-def load_model(run: Path):
-    """The run's config dict and its model with the selected weights (``best.pt``; the
-    last ``checkpoint.pt`` for runs without one), in eval mode."""
-    if not run.is_dir():
-        raise FileNotFoundError(f"run directory {str(run)!r} does not exist (train it first)")
-    weights = run / BEST if (run / BEST).exists() else run / CHECKPOINT
-    if not (run / "config.json").exists() or not weights.exists():
-        raise FileNotFoundError(
-            f"{str(run)!r} is not a finished run: needs config.json and {BEST} (or {CHECKPOINT})"
-        )
-    cfg = json.loads((run / "config.json").read_text())
-    state = load_checkpoint(weights, WEIGHT_KEYS)
-    infos = [scan(d, "test") for d in cfg["data"]]
-    model = MODELS[cfg["model"]](cfg["config"], infos, **model_options(cfg))
-    try:
-        model.load_state_dict(state["model"])
-    except RuntimeError as exc:
-        raise ValueError(
-            f"model/dataset mismatch: the checkpoint of {str(run)!r} (fields "
-            f"{state['fields']}) does not fit a model for the datasets {cfg['data']}: {exc}"
-        ) from exc
-    model.eval()
-    return cfg, model, int(state["step"])
 
 
 def lyapunov_exponent(info: DatasetInfo, cache: Path) -> float | None:

@@ -71,6 +71,7 @@ from surrogates.ema import WeightEMA
 from surrogates.models import MODELS
 from surrogates.models.walrus import DELTA_SCALES
 from surrogates.protocol import Surrogate, advance, batch_window, channels, slide, target
+from surrogates.runs import CONFIG, build_model
 
 VPT_EPSILON = 0.5
 
@@ -162,17 +163,6 @@ class TrainConfig:
                 "input_noise and teacher_forcing apply to walrus only; "
                 f"model={self.model!r} trains without them"
             )
-
-
-def model_options(config: dict) -> dict:
-    """The keyword arguments of ``MODELS[model](...)`` a run's config dict sets (runs
-    written before an option existed get its default)."""
-    options: dict[str, Any] = {"jitter": config.get("jitter", True)}
-    if config.get("drop_prob"):
-        options["drop_prob"] = config["drop_prob"]
-    if config.get("delta_scale", "changes") != "changes":
-        options["delta_scale"] = config["delta_scale"]
-    return options
 
 
 def learning_rate(cfg: TrainConfig, step: int) -> float:
@@ -377,7 +367,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None, progress: 
             )
             for d in cfg.data
         ]
-    model = MODELS[cfg.model](cfg.config, infos, **model_options(asdict(cfg))).to(device)
+    model = build_model(asdict(cfg), infos).to(device)
     if cfg.init_from:
         _initialise(model, Path(cfg.init_from))
     params = [p for p in model.parameters() if p.requires_grad]
@@ -415,7 +405,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None, progress: 
         out.mkdir(parents=True, exist_ok=True)
         record = {**asdict(cfg), "world_size": world, "model_config": model.cfg.to_dict()}
         record["fields"] = model.fields
-        (out / "config.json").write_text(json.dumps(record, indent=2) + "\n")
+        (out / CONFIG).write_text(json.dumps(record, indent=2) + "\n")
 
     plan = BatchPlan(
         [len(ds) for ds in train_sets],
