@@ -1,7 +1,7 @@
 """rd-spiral's stable preset to t = 10: pdesim (ETDRK4, IF-DP5) against rd-spiral's method.
 
 What is compared, on rd-spiral's ``stable_spiral`` preset (d1 = d2 = 0.1, beta = 1,
-L = 20, n = 128, one-armed spiral, no dealiasing), output every 0.1 to t = 10:
+L = 20, N = 128, one-armed spiral, no dealiasing), output every 0.1 to t = 10:
 
 * **rd-spiral's method**, reimplemented here as in ``rd_spiral/core/integration.py``:
   ``scipy.integrate.solve_ivp`` (``RK45``, ``rtol = 1e-6``, ``atol = 1e-9``,
@@ -186,7 +186,7 @@ def main() -> int:
         f"{'method':<52} {'setting':<11} {'|dσ_u|':>9} {'max|du|':>9} "
         f"{'wall s':>8} {'peak MiB':>9} {'speed-up':>9}"
     )
-    print(f"rd-spiral stable_spiral preset, n = 128, t = 0..{T_END:g}, outputs every {OUTPUT_DT}")
+    print(f"rd-spiral stable_spiral preset, N = 128, t = 0..{T_END:g}, outputs every {OUTPUT_DT}")
     print(f"fine reference: pdesim ETDRK4 h = 0.005, σ_u(10) = {sigma_ref:.8f}")
     print(header)
     print("-" * len(header))

@@ -20,9 +20,9 @@ TINY = {
     "keller_segel": {"N": 16, "width": 0.8},
     "keller_segel_indirect": {"N": 16, "width": 0.8},
     "chialvo_ring_star": {"N": 16},
-    "rd_spiral": {"L": 5.0, "n": 16},
-    "barkley": {"L": 5.0, "n": 16},
-    "gray_scott": {"L": 0.3, "n": 16},
+    "rd_spiral": {"L": 5.0, "N": 16},
+    "barkley": {"L": 5.0, "N": 16},
+    "gray_scott": {"L": 0.3, "N": 16},
 }
 
 
@@ -86,7 +86,7 @@ def test_a_ks1d_run_prints_no_regime_line(capsys):
 
 
 def test_an_rd_spiral_run_still_reports_its_regime_and_rotation(capsys):
-    argv = ["run", "rd_spiral", "--set", "L=5.0", "--set", "n=16", "--t-end", "5"]
+    argv = ["run", "rd_spiral", "--set", "L=5.0", "--set", "N=16", "--t-end", "5"]
     assert main([*argv, "--save-every", "0.25", "--dt", "0.05", "--quiet"]) == 0
     printed = capsys.readouterr().out
     assert "trajectory 0: " in printed

@@ -96,7 +96,7 @@ def test_r2r_kinds_of_both_backends_match_scipy_definitions():
 @pytest.mark.parametrize(
     ("name", "params"),
     [
-        ("keller_segel", {"eps_c": 1.0, "boundary": "walls"}),
+        ("keller_segel", {"eps_c": 1.0, "boundary": "neumann"}),
         ("keller_segel_indirect", {"eps": 0.1, "boundary": "periodic"}),
     ],
 )
@@ -144,12 +144,12 @@ def _measured_rate(system, fields, method, t_end=2.0, dt=0.01):
 @pytest.mark.parametrize(
     ("name", "params", "boundary"),
     [
-        ("keller_segel", {"eps_c": 0.0}, "walls"),
+        ("keller_segel", {"eps_c": 0.0}, "neumann"),
         ("keller_segel", {"eps_c": 0.0}, "periodic"),
-        ("keller_segel_indirect", {"eps": 0.0, "tau": 1.0}, "walls"),
-        ("keller_segel_indirect", {"eps": 0.1, "tau": 1.0}, "walls"),
-        ("keller_segel_indirect", {"eps": 1.0, "tau": 0.5}, "walls"),
-        ("keller_segel", {"eps_c": 1.0}, "walls"),
+        ("keller_segel_indirect", {"eps": 0.0, "tau": 1.0}, "neumann"),
+        ("keller_segel_indirect", {"eps": 0.1, "tau": 1.0}, "neumann"),
+        ("keller_segel_indirect", {"eps": 1.0, "tau": 0.5}, "neumann"),
+        ("keller_segel", {"eps_c": 1.0}, "neumann"),
     ],
 )
 def test_growth_rate_matches_the_dispersion_relation(name, params, boundary, method):
@@ -157,7 +157,7 @@ def test_growth_rate_matches_the_dispersion_relation(name, params, boundary, met
     system = pdesim.make_system(
         name, dim=1, L=length, N=32, width=0.4, chi=chi, boundary=boundary, **params
     )
-    k = (np.pi if boundary == "walls" else 2 * np.pi) / length
+    k = (np.pi if boundary == "neumann" else 2 * np.pi) / length
     eps = params.get("eps", params.get("eps_c"))
     tau = params.get("tau", 0.0)
     if eps == 0:  # tau = 0 gives the minimal model's sigma = -k^2 + chi nbar k^2 / (1 + k^2)
@@ -368,7 +368,19 @@ def test_parabolic_elliptic_limit_is_first_order_in_eps_with_prepared_data():
         ("keller_segel_indirect", {"tau": -1.0}, "'tau' must be"),
         ("keller_segel", {"mass": 0.0}, "'mass' must be"),
         ("keller_segel_indirect", {"mass": -5.0}, "'mass' must be"),
-        ("keller_segel", {"boundary": "open"}, "'boundary' must be one of walls, periodic"),
+        ("keller_segel", {"boundary": "open"}, "'boundary' must be one of periodic, neumann"),
+        (
+            "keller_segel",
+            {"boundary": "walls"},
+            "value 'walls' of parameter 'boundary' of system 'keller_segel' is now called "
+            "'neumann'",
+        ),
+        (
+            "keller_segel_indirect",
+            {"boundary": "walls"},
+            "value 'walls' of parameter 'boundary' of system 'keller_segel_indirect' is now "
+            "called 'neumann'",
+        ),
         ("keller_segel", {"dim": 3}, "'dim' must be"),
         ("keller_segel", {"N": 32, "width": 0.2}, "'width' must be >= 3 L / N"),
         ("keller_segel", {"initial_signal": "random"}, "'initial_signal' must be one of"),
@@ -396,7 +408,7 @@ def test_bad_initial_data_are_rejected():
 # --------------------------------------------------------------------------- initial data
 
 
-@pytest.mark.parametrize("boundary", ["walls", "periodic"])
+@pytest.mark.parametrize("boundary", ["neumann", "periodic"])
 @pytest.mark.parametrize("initial", ["bumps", "centre", "edge", "corner", "perturbed"])
 def test_initial_conditions_have_the_prescribed_mass_and_are_seeded(boundary, initial):
     system = pdesim.make_system("keller_segel_indirect", N=32, width=0.4, boundary=boundary)
@@ -409,7 +421,7 @@ def test_initial_conditions_have_the_prescribed_mass_and_are_seeded(boundary, in
     if initial in ("bumps", "perturbed"):
         assert not np.array_equal(first, other)
     assert system.spectral_tail(first[None, 0])[0] < 1e-8  # resolved
-    if boundary == "walls":  # prepared signals: 0 = tau Δw - w + n and 0 = Δc - c + w
+    if boundary == "neumann":  # prepared signals: 0 = tau Δw - w + n and 0 = Δc - c + w
         n, c, w = first
         k2 = system.grid.k_squared
 
@@ -438,7 +450,7 @@ def test_cli_runs_and_draws_a_log_scaled_density(tmp_path, capsys):
     assert "--log-color 'q' is not a field of keller_segel" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(("boundary", "tag"), [("walls", "WALL"), ("periodic", "PERIODIC")])
+@pytest.mark.parametrize(("boundary", "tag"), [("neumann", "WALL"), ("periodic", "PERIODIC")])
 def test_files_carry_the_boundary_tag_and_read_back(tmp_path, boundary, tag):
     system = pdesim.make_system("keller_segel", dim=1, N=32, width=0.4, boundary=boundary)
     run = pdesim.simulate(system, t_end=0.01, dt=1e-3, save_every=0.005, initial="centre")

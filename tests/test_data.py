@@ -200,6 +200,17 @@ def test_bad_recipes_fail_before_any_work_naming_the_key(tmp_path, edit, message
     assert not (tmp_path / "tiny").exists()
 
 
+def test_a_recipe_with_an_old_parameter_name_names_the_new_one(tmp_path):
+    shipped = Path(__file__).parents[1] / "datasets" / "rd_spiral.toml"
+    old = tmp_path / "rd_spiral.toml"
+    old.write_text(shipped.read_text().replace("\nN = 64\n", "\nn = 64\n"))
+    with pytest.raises(
+        RecipeError, match=r"\[parameters\] parameter 'n' of system 'rd_spiral' is now called 'N'"
+    ):
+        load_recipe(old)
+    assert load_recipe(shipped).settings[0]["N"] == 64
+
+
 def test_missing_size_and_invalid_toml_are_reported(tmp_path):
     with pytest.raises(RecipeError, match=r"\[sizes.full\] is not defined"):
         load_recipe(write_recipe(tmp_path), size="full")

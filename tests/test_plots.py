@@ -25,7 +25,7 @@ print(matplotlib.get_backend())
 
 
 def test_plots_and_animations_of_1d_and_2d_runs(tmp_path):
-    for name, params in (("ks1d", {"L": 10.0, "N": 16}), ("rd_spiral", {"L": 5.0, "n": 16})):
+    for name, params in (("ks1d", {"L": 10.0, "N": 16}), ("rd_spiral", {"L": 5.0, "N": 16})):
         system = pdesim.make_system(name, **params)
         run = pdesim.simulate(system, t_end=1.0, dt=0.05, save_every=0.25)
         assert plot_run(run, tmp_path / f"{name}.png").stat().st_size > 1000

@@ -46,7 +46,7 @@ SIGMA_U_TURBULENT = {
 
 def _small(**params):
     """rd-spiral's system on a small periodic box (n = 32 resolves d = 0.1 at L = 20)."""
-    return pdesim.make_system("rd_spiral", **{"L": 20.0, "n": 32, **params})
+    return pdesim.make_system("rd_spiral", **{"L": 20.0, "N": 32, **params})
 
 
 # ----------------------------------------------------------------- exact solutions
@@ -170,7 +170,7 @@ def test_pattern_decay_preset_becomes_homogeneous_and_rotates_at_beta():
 @pytest.fixture(scope="module")
 def spiral64():
     """The stable preset at n = 64 from t = 0 to 2, with an ETDRK4 reference at h = 0.005."""
-    system = pdesim.make_system("rd_spiral", preset="stable_spiral", n=64)
+    system = pdesim.make_system("rd_spiral", preset="stable_spiral", N=64)
     ref = pdesim.simulate(system, t_end=2.0, dt=0.005, save_every=2.0)
     return system, np.stack([ref.fields["u"][0, -1], ref.fields["v"][0, -1]])
 
@@ -178,7 +178,7 @@ def spiral64():
 @pytest.mark.parametrize(("rtol", "bound"), [(1e-5, 1e-4), (1e-7, 1e-6), (1e-9, 1e-8)])
 def test_ifdp5_meets_its_tolerance_against_an_etdrk4_reference(spiral64, rtol, bound):
     reference = spiral64[1]
-    system = pdesim.make_system("rd_spiral", preset="stable_spiral", n=64, rtol=rtol, atol=rtol)
+    system = pdesim.make_system("rd_spiral", preset="stable_spiral", N=64, rtol=rtol, atol=rtol)
     run = pdesim.simulate(system, t_end=2.0, dt=1.0, save_every=1.0, method="ifdp5")
     final = np.stack([run.fields["u"][0, -1], run.fields["v"][0, -1]])
     error = np.abs(final - reference).max()
@@ -220,20 +220,20 @@ def test_ifdp5_step_underflow_is_reported_at_the_blow_up_time():
 @pytest.mark.parametrize(
     ("name", "params", "dt"),
     [
-        ("rd_spiral", {"d1": 0.05, "d2": 0.2, "beta": 0.7, "L": 10.0, "n": 48}, 0.05),
-        ("barkley", {"L": 10.0, "n": 64}, 0.01),
-        ("gray_scott", {"L": 1.0, "n": 64, "F": 0.018, "k": 0.051}, 1.0),
+        ("rd_spiral", {"d1": 0.05, "d2": 0.2, "beta": 0.7, "L": 10.0, "N": 48}, 0.05),
+        ("barkley", {"L": 10.0, "N": 64}, 0.01),
+        ("gray_scott", {"L": 1.0, "N": 64, "F": 0.018, "k": 0.051}, 1.0),
     ],
 )
 def test_neumann_box_equals_the_even_reflection_on_the_doubled_periodic_box(name, params, dt):
     """A cosine series on [0, L] x [0, Ly] is a Fourier series on the doubled box: the
     DCT (Neumann) run must equal the periodic run of the mirrored data on that box."""
-    lx, nx = params["L"], params["n"]
+    lx, nx = params["L"], params["N"]
     ly, ny = 0.75 * lx, 3 * nx // 4  # rectangular: Lx != Ly, nx != ny
-    common = {**params, "Ly": ly, "ny": ny, "dealias": "none"}
+    common = {**params, "Ly": ly, "Ny": ny, "dealias": "none"}
     neumann = pdesim.make_system(name, **common, boundary="neumann")
     periodic = pdesim.make_system(
-        name, **{**common, "L": 2 * lx, "n": 2 * nx, "Ly": 2 * ly, "ny": 2 * ny}
+        name, **{**common, "L": 2 * lx, "N": 2 * nx, "Ly": 2 * ly, "Ny": 2 * ny}
     )
     rng = np.random.default_rng(1)
     u0 = neumann.initial_condition("random", rng)[None]
@@ -252,18 +252,18 @@ def test_neumann_box_equals_the_even_reflection_on_the_doubled_periodic_box(name
 
 
 def test_gray_scott_keeps_its_trivial_state_and_barkley_its_rest_state():
-    gs = pdesim.make_system("gray_scott", n=64, L=1.0)
+    gs = pdesim.make_system("gray_scott", N=64, L=1.0)
     rest = np.stack([np.ones((64, 64)), np.zeros((64, 64))])[None]
     run = pdesim.simulate(gs, t_end=50.0, dt=1.0, save_every=50.0, initial=rest)
     np.testing.assert_allclose(run.fields["u"][0, -1], 1.0, atol=1e-13)
-    barkley = pdesim.make_system("barkley", n=64, L=10.0)
+    barkley = pdesim.make_system("barkley", N=64, L=10.0)
     run = pdesim.simulate(barkley, 1.0, 0.01, 1.0, initial=np.zeros((1, 2, 64, 64)))
     assert np.abs(run.fields["u"][0, -1]).max() == 0.0
 
 
 @pytest.mark.slow
 def test_barkley_broken_wave_curls_into_one_rotating_spiral():
-    system = pdesim.make_system("barkley", n=128, L=40.0)
+    system = pdesim.make_system("barkley", N=128, L=40.0)
     run = pdesim.simulate(system, t_end=60.0, dt=0.01, save_every=0.2, initial="broken_wave")
     u, v = run.fields["u"][0], run.fields["v"][0]
     centre = (0.5, system.params.a / 2 - system.params.b)  # on the u-nullcline u = (v + b) / a
@@ -282,13 +282,13 @@ def test_gray_scott_presets_keep_a_pattern_from_the_default_start():
 
 
 def test_initial_conditions_have_the_documented_topology():
-    system = pdesim.make_system("rd_spiral", L=20.0, n=64, Ly=16.0, ny=48, arms=3)
+    system = pdesim.make_system("rd_spiral", L=20.0, N=64, Ly=16.0, Ny=48, arms=3)
     x, y = system.grid.mesh()
     r = np.hypot(x, y)
     spiral = system.initial_condition("spiral", None)
     np.testing.assert_allclose(spiral[0], np.tanh(r) * np.cos(3 * np.arctan2(y, x) - r))
     np.testing.assert_allclose(spiral[1], np.tanh(r) * np.sin(3 * np.arctan2(y, x) - r))
-    one_armed = pdesim.make_system("rd_spiral", L=20.0, n=64, Ly=16.0, ny=48)
+    one_armed = pdesim.make_system("rd_spiral", L=20.0, N=64, Ly=16.0, Ny=48)
     z = one_armed.initial_condition("periodic_spiral", None)
     defects = phase_singularities(z[0], z[1])
     assert (int(defects.positive), int(defects.negative)) == (2, 2)
@@ -325,7 +325,7 @@ def _interrupt_after(calls: int):
 @pytest.mark.parametrize("method", ["etdrk4", "ifdp5"])
 @pytest.mark.parametrize("streamed", [False, True])
 def test_resumed_run_is_bit_identical_to_an_uninterrupted_one(tmp_path, method, streamed):
-    system = pdesim.make_system("rd_spiral", preset="stable_spiral", n=64)
+    system = pdesim.make_system("rd_spiral", preset="stable_spiral", N=64)
     dt = 0.05 if method == "etdrk4" else 0.5
     kwargs = {"t_end": 4.0, "dt": dt, "save_every": 0.5, "n_traj": 3, "batch_size": 2}
     kwargs |= {"initial": "random_phase", "method": method}
@@ -379,7 +379,7 @@ def _streamed_peak(tmp_path, system, t_end, save_every):
 
 def test_streamed_run_memory_does_not_grow_with_its_length(tmp_path):
     """The writer buffers a few MiB of frames; beyond that, memory must not grow."""
-    system = pdesim.make_system("rd_spiral", preset="stable_spiral", n=64)
+    system = pdesim.make_system("rd_spiral", preset="stable_spiral", N=64)
     pdesim.simulate(system, t_end=0.1, dt=0.05, save_every=0.05)  # plans, buffers
     shorter = _streamed_peak(tmp_path, system, 10.0, 0.05)  # 201 frames, 6.6 MB as float32
     longer = _streamed_peak(tmp_path, system, 30.0, 0.05)  # 601 frames
@@ -406,11 +406,11 @@ def test_long_turbulent_run_streams_in_bounded_memory(tmp_path):
     [
         (lambda: pdesim.make_system("rd_spiral", d1=-0.1), ValueError, "'d1' must be .*> 0"),
         (lambda: pdesim.make_system("rd_spiral", d2=0.0), ValueError, "'d2'"),
-        (lambda: pdesim.make_system("rd_spiral", n=16), ValueError, "'n' must be >= 32 to resolve"),
+        (lambda: pdesim.make_system("rd_spiral", N=16), ValueError, "'N' must be >= 32 to resolve"),
         (
-            lambda: pdesim.make_system("rd_spiral", ny=16, Ly=20.0),
+            lambda: pdesim.make_system("rd_spiral", Ny=16, Ly=20.0),
             ValueError,
-            "'ny' must be >= 32",
+            "'Ny' must be >= 32",
         ),
         (
             lambda: pdesim.make_system("rd_spiral", preset="chaos"),
@@ -429,13 +429,33 @@ def test_long_turbulent_run_streams_in_bounded_memory(tmp_path):
         (lambda: pdesim.make_system("rd_spiral", dealias="3/4"), ValueError, "'dealias'"),
         (lambda: pdesim.make_system("barkley", eps=0.0), ValueError, "'eps'"),
         (lambda: pdesim.make_system("barkley", Dv=-1.0), ValueError, "'Dv' must be .*>= 0"),
-        (lambda: pdesim.make_system("barkley", n=32), ValueError, "'n' must be >= .* front width"),
+        (lambda: pdesim.make_system("barkley", N=32), ValueError, "'N' must be >= .* front width"),
         (lambda: pdesim.make_system("gray_scott", DA=-2e-5), ValueError, "'DA'"),
         (lambda: pdesim.make_system("gray_scott", F=-0.1), ValueError, "'F'"),
+        (
+            lambda: pdesim.make_system("rd_spiral", n=64),
+            TypeError,
+            "parameter 'n' of system 'rd_spiral' is now called 'N'",
+        ),
+        (
+            lambda: pdesim.make_system("gray_scott", L=1.0, ny=64),
+            TypeError,
+            "parameter 'ny' of system 'gray_scott' is now called 'Ny'",
+        ),
+        (
+            lambda: pdesim.make_system("barkley", preset=None, n=256, ny=256),
+            TypeError,
+            "parameter 'n' of system 'barkley' is now called 'N'",
+        ),
+        (
+            lambda: pdesim.make_system("rd_spiral", preset="stable_spiral", n=64),
+            TypeError,
+            "parameter 'n' of system 'rd_spiral' is now called 'N'",
+        ),
         (lambda: IFDP5(np.zeros(2), None, rtol=-1.0), ValueError, "'rtol'"),
         (lambda: IFDP5(np.zeros(2), None, atol=0.0), ValueError, "'atol'"),
         (
-            lambda: pdesim.make_system("rd_spiral", n=32).make_stepper(0.1, "rk4"),
+            lambda: pdesim.make_system("rd_spiral", N=32).make_stepper(0.1, "rk4"),
             ValueError,
             "'method' must be one of etdrk4, ifdp5",
         ),

@@ -73,7 +73,14 @@ class System(ABC):
     #: :data:`pdesim.diagnostics.regimes.REGIME_CLASSIFIERS`) that applies, or None.
     regime_classifier: ClassVar[str | None] = None
 
+    #: Former parameter names and their names now (``{"n": "N"}``): refused with a
+    #: message that names the new one, so an old script or recipe fails loudly.
+    renamed_parameters: ClassVar[dict[str, str]] = {}
+    #: Former values of choice parameters, ``{parameter: {old: new}}``: refused likewise.
+    renamed_values: ClassVar[dict[str, dict[str, str]]] = {}
+
     def __init__(self, **params: Any) -> None:
+        self._refuse_old_spellings(params)
         allowed = [f.name for f in dataclasses.fields(self.Params)]
         unknown = sorted(set(params) - set(allowed))
         if unknown:
@@ -82,6 +89,23 @@ class System(ABC):
                 f"its parameters are {', '.join(allowed)}"
             )
         self.params = self.Params(**params)
+
+    @classmethod
+    def _refuse_old_spellings(cls, params: dict[str, Any]) -> None:
+        """Raise where ``params`` uses a name or value listed as renamed."""
+        for old in params:
+            if old in cls.renamed_parameters:
+                raise TypeError(
+                    f"parameter {old!r} of system {cls.name!r} is now called "
+                    f"{cls.renamed_parameters[old]!r}"
+                )
+        for name, renamed in cls.renamed_values.items():
+            value = params.get(name)
+            if isinstance(value, str) and value in renamed:
+                raise ValueError(
+                    f"value {value!r} of parameter {name!r} of system {cls.name!r} is now "
+                    f"called {renamed[value]!r}"
+                )
 
     @classmethod
     def from_preset(cls, preset: str, **overrides: Any) -> System:

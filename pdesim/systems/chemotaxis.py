@@ -13,8 +13,8 @@ produce an intermediate signal ``w``, which produces the chemoattractant ``c``):
     eps w_t = tau Δw − w + n               (eps = 0: c = (1 − Δ)^-1 (1 − tau Δ)^-1 n)
 
 on the box ``[0, L]^dim`` (``dim`` = 1 or 2) with no-flux walls
-(``∂_ν n = ∂_ν c = ∂_ν w = 0``; cell-centred grid, cosine series, see
-:class:`pdesim.spectral.FluxOperators`) or periodic (``boundary = "periodic"``, the
+(``∂_ν n = ∂_ν c = ∂_ν w = 0``, ``boundary = "neumann"``: cell-centred grid, cosine
+series, see :class:`pdesim.spectral.FluxOperators`) or periodic (``boundary = "periodic"``, the
 same code with Fourier series). The flux divergence has no mean mode, so the mass
 ``M = ∫ n`` is conserved to round-off. In 2-D the parabolic-elliptic minimal model
 blows up in finite time when a mass above ``8 pi / chi`` (interior point), ``4 pi /
@@ -47,11 +47,10 @@ import numpy as np
 
 from pdesim.imex import IMEX
 from pdesim.integrators import ETDRK4
-from pdesim.spectral import DEALIAS_RULES, FluxOperators, Grid, SpectralTransform
+from pdesim.spectral import BOUNDARIES, DEALIAS_RULES, FluxOperators, Grid, SpectralTransform
 from pdesim.systems.base import System, parameter, random_band_field
 from pdesim.validation import require_choice, require_int, require_real
 
-BOUNDARIES = {"walls": "neumann", "periodic": "periodic"}
 SIGNAL_STARTS = ("prepared", "zero")
 METHODS = ("imex_sbdf2", "imex_euler", "etdrk4")
 
@@ -82,7 +81,7 @@ def _domain_parameters(mass: float) -> dict:
         "L": parameter(4.0, "side of the box [0, L]^dim", "> 0"),
         "N": parameter(64, "grid points per axis", "even integer >= 8"),
         "boundary": parameter(
-            "walls", "no-flux walls (cosine series) or periodic", "walls | periodic"
+            "neumann", "no-flux walls (cosine series) or periodic", "neumann | periodic"
         ),
         "mass": parameter(mass, "total cell mass M = integral of n at t = 0", "> 0"),
         "background": parameter(0.1, "fraction of the mass spread uniformly", "[0, 1)"),
@@ -160,6 +159,7 @@ class _Chemotaxis(System):
     #: Share of the spectral energy of ``n`` in the top third of the resolved modes
     #: beyond which the state counts as unresolved (collapsing aggregate).
     tail_tolerance: ClassVar[float] = 1e-6
+    renamed_values: ClassVar[dict[str, dict[str, str]]] = {"boundary": {"walls": "neumann"}}
 
     # -- structure given by the subclass
     @abstractmethod
@@ -182,7 +182,7 @@ class _Chemotaxis(System):
     @cached_property
     def grid(self) -> Grid:
         p = self.params
-        return Grid((p.L,) * p.dim, (p.N,) * p.dim, boundary=BOUNDARIES[p.boundary])
+        return Grid((p.L,) * p.dim, (p.N,) * p.dim, boundary=p.boundary)
 
     @cached_property
     def transform(self) -> SpectralTransform:
@@ -413,7 +413,7 @@ class _Chemotaxis(System):
 
 
 class KellerSegel(_Chemotaxis):
-    """``n_t = Δn - chi div(n grad c)``, ``eps_c c_t = Δc - c + n``; walls or periodic."""
+    """``n_t = Δn - chi div(n grad c)``, ``eps_c c_t = Δc - c + n``; Neumann walls or periodic."""
 
     name = "keller_segel"
     summary = "minimal Keller-Segel: n_t = Δn - chi div(n grad c), eps_c c_t = Δc - c + n"

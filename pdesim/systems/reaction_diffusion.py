@@ -1,7 +1,7 @@
 """Two-component reaction-diffusion systems that form spiral waves and patterns.
 
 All three share the machinery of :class:`ReactionDiffusion2D`: fields ``(u, v)`` on a
-rectangle ``L x Ly`` with ``n x ny`` points, periodic (FFT) or homogeneous Neumann
+rectangle ``L x Ly`` with ``N x Ny`` points, periodic (FFT) or homogeneous Neumann
 (``boundary="neumann"``: cell-centred grid, cosine series, ``du/dn = 0`` on the
 walls), diagonal diffusion ``L = -diag(D_u, D_v) |k|^2`` (+ linear reaction terms)
 integrated exactly, and the reaction evaluated pointwise in physical space. Products
@@ -56,21 +56,21 @@ _ATOL_DOC = ("absolute tolerance of method ifdp5 (on FFT coefficients)", "> 0")
 def _validate_box(params: Any, min_scale: float, scale_name: str, factor: float) -> None:
     """Check the box, grid, switches and that the grid resolves the length ``min_scale``.
 
-    The largest wavenumber ``pi n / L`` of every axis must satisfy
+    The largest wavenumber ``pi N / L`` of every axis must satisfy
     ``k_max * min_scale >= factor`` (``min_scale`` is the system's smallest length:
     a diffusion length or a front width).
     """
     require_real("L", params.L, gt=0.0)
-    require_int("n", params.n, ge=8, even=True)
+    require_int("N", params.N, ge=8, even=True)
     ly = params.L if params.Ly is None else require_real("Ly", params.Ly, gt=0.0)
-    ny = params.n if params.ny is None else require_int("ny", params.ny, ge=8, even=True)
+    ny = params.N if params.Ny is None else require_int("Ny", params.Ny, ge=8, even=True)
     object.__setattr__(params, "Ly", ly)
-    object.__setattr__(params, "ny", ny)
+    object.__setattr__(params, "Ny", ny)
     require_choice("boundary", params.boundary, BOUNDARIES)
     require_choice("dealias", params.dealias, DEALIAS_RULES)
     require_real("rtol", params.rtol, gt=0.0)
     require_real("atol", params.atol, gt=0.0)
-    for n_name, n, l_name, length in (("n", params.n, "L", params.L), ("ny", ny, "Ly", ly)):
+    for n_name, n, l_name, length in (("N", params.N, "L", params.L), ("Ny", ny, "Ly", ly)):
         k_max = np.pi * n / length
         if k_max * min_scale < factor:
             needed = int(np.ceil(factor * length / (np.pi * min_scale)))
@@ -87,9 +87,9 @@ class RDSpiralParams:
     d2: float = parameter(0.1, "diffusion coefficient of v", "> 0")
     beta: float = parameter(1.0, "reaction (twist) parameter", "finite real")
     L: float = parameter(20.0, "box side along x (domain [-L/2, L/2))", "> 0")
-    n: int = parameter(128, "grid points along x", "even >= 8, pi n / L >= 1.5 / sqrt(min d)")
+    N: int = parameter(128, "grid points along x", "even >= 8, pi N / L >= 1.5 / sqrt(min d)")
     Ly: float | None = parameter(None, "box side along y (default L)", "> 0")
-    ny: int | None = parameter(None, "grid points along y (default n)", "even >= 8")
+    Ny: int | None = parameter(None, "grid points along y (default N)", "even >= 8")
     arms: int = parameter(1, "arms m of the spiral initial conditions", "integer >= 1")
     boundary: str = parameter("periodic", *_BOUNDARY_DOC)
     dealias: str = parameter("none", *_DEALIAS_DOC)
@@ -112,9 +112,9 @@ class BarkleyParams:
     Du: float = parameter(1.0, "diffusion coefficient of u", "> 0")
     Dv: float = parameter(0.0, "diffusion coefficient of v", ">= 0")
     L: float = parameter(40.0, "box side along x (domain [0, L))", "> 0")
-    n: int = parameter(256, "grid points along x", "even >= 8, pi n / L >= 1 / sqrt(Du eps)")
+    N: int = parameter(256, "grid points along x", "even >= 8, pi N / L >= 1 / sqrt(Du eps)")
     Ly: float | None = parameter(None, "box side along y (default L)", "> 0")
-    ny: int | None = parameter(None, "grid points along y (default n)", "even >= 8")
+    Ny: int | None = parameter(None, "grid points along y (default N)", "even >= 8")
     boundary: str = parameter("periodic", *_BOUNDARY_DOC)
     dealias: str = parameter("2/3", *_DEALIAS_DOC)
     rtol: float = parameter(1e-6, *_RTOL_DOC)
@@ -136,9 +136,9 @@ class GrayScottParams:
     DA: float = parameter(2e-5, "diffusion coefficient of u (A)", "> 0")
     DB: float = parameter(1e-5, "diffusion coefficient of v (B)", "> 0")
     L: float = parameter(2.0, "box side along x (domain [-L/2, L/2))", "> 0")
-    n: int = parameter(128, "grid points along x", "even >= 8, pi n / L >= 1.5 / l")
+    N: int = parameter(128, "grid points along x", "even >= 8, pi N / L >= 1.5 / l")
     Ly: float | None = parameter(None, "box side along y (default L)", "> 0")
-    ny: int | None = parameter(None, "grid points along y (default n)", "even >= 8")
+    Ny: int | None = parameter(None, "grid points along y (default N)", "even >= 8")
     boundary: str = parameter("periodic", *_BOUNDARY_DOC)
     dealias: str = parameter("2/3", *_DEALIAS_DOC)
     rtol: float = parameter(1e-6, *_RTOL_DOC)
@@ -200,6 +200,7 @@ class ReactionDiffusion2D(SpectralSystem):
     field_names = ("u", "v")
     methods = ("etdrk4", "ifdp5")
     blowup_threshold = 100.0
+    renamed_parameters: ClassVar[dict[str, str]] = {"n": "N", "ny": "Ny"}
     #: Coordinate of the box's lower corner in units of the side: -1/2 centres the box.
     origin_fraction: ClassVar[float] = 0.0
 
@@ -209,7 +210,7 @@ class ReactionDiffusion2D(SpectralSystem):
         lengths = (p.L, p.Ly)
         return Grid(
             lengths,
-            (p.n, p.ny),
+            (p.N, p.Ny),
             boundary=p.boundary,
             origin=tuple(self.origin_fraction * length for length in lengths),
         )
@@ -290,9 +291,9 @@ class RDSpiral(ReactionDiffusion2D):
     regime_classifier = "rd-spiral"
     #: rd-spiral's shipped configurations (configs/*.txt of sandyherho/rd_spiral).
     presets: ClassVar[dict[str, dict[str, Any]]] = {
-        "stable_spiral": {"d1": 0.1, "d2": 0.1, "beta": 1.0, "L": 20.0, "n": 128, "arms": 1},
-        "turbulent_spiral": {"d1": 0.03, "d2": 0.2, "beta": 0.65, "L": 50.0, "n": 256, "arms": 4},
-        "pattern_decay": {"d1": 0.5, "d2": 0.5, "beta": 1.0, "L": 10.0, "n": 64, "arms": 1},
+        "stable_spiral": {"d1": 0.1, "d2": 0.1, "beta": 1.0, "L": 20.0, "N": 128, "arms": 1},
+        "turbulent_spiral": {"d1": 0.03, "d2": 0.2, "beta": 0.65, "L": 50.0, "N": 256, "arms": 4},
+        "pattern_decay": {"d1": 0.5, "d2": 0.5, "beta": 1.0, "L": 10.0, "N": 64, "arms": 1},
     }
 
     def diffusion(self) -> tuple[float, float]:
