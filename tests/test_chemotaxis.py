@@ -11,6 +11,7 @@ References (see /work/shared/reference/numerics.md, sections 0.4 and 2):
   parabolic-elliptic model blows up above 8 pi (interior).
 """
 
+import dataclasses
 import re
 
 import h5py
@@ -389,6 +390,18 @@ def test_parabolic_elliptic_limit_is_first_order_in_eps_with_prepared_data():
 def test_bad_parameters_are_rejected(name, params, message):
     with pytest.raises(ValueError, match=message):
         pdesim.make_system(name, **params)
+
+
+def test_both_chemotaxis_systems_share_one_definition_of_the_domain():
+    from pdesim.systems.chemotaxis import ChemotaxisParams
+
+    shared = {f.name: f.metadata for f in dataclasses.fields(ChemotaxisParams)}
+    for name, mass in (("keller_segel", 4 * np.pi), ("keller_segel_indirect", 12 * np.pi)):
+        assert issubclass(pdesim.SYSTEMS[name].Params, ChemotaxisParams)
+        table = {row["name"]: row for row in pdesim.SYSTEMS[name].parameter_table()}
+        for field, meta in shared.items():
+            assert (table[field]["doc"], table[field]["allowed"]) == (meta["doc"], meta["allowed"])
+        assert table["mass"]["default"] == mass
 
 
 def test_bad_initial_data_are_rejected():

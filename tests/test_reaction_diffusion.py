@@ -1,6 +1,7 @@
 """Reaction-diffusion spirals: exact solutions, rd-spiral's published output, regimes,
 the adaptive integrator, Neumann/rectangular boxes, restart, memory and bad input."""
 
+import dataclasses
 import tracemalloc
 
 import numpy as np
@@ -464,6 +465,30 @@ def test_long_turbulent_run_streams_in_bounded_memory(tmp_path):
 def test_bad_input_names_the_parameter(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_the_rd_systems_share_one_definition_of_the_rectangle():
+    from pdesim.systems.reaction_diffusion import RectangleParams
+
+    shared = {f.name: f for f in dataclasses.fields(RectangleParams)}
+    for name in ("rd_spiral", "barkley", "gray_scott"):
+        params = pdesim.SYSTEMS[name].Params
+        assert issubclass(params, RectangleParams)
+        table = {row["name"]: row for row in pdesim.SYSTEMS[name].parameter_table()}
+        for field in ("Ly", "Ny", "boundary", "rtol", "atol"):
+            assert table[field]["doc"] == shared[field].metadata["doc"]
+            assert table[field]["allowed"] == shared[field].metadata["allowed"]
+        assert all(row["doc"] and row["allowed"] for row in table.values())
+    assert pdesim.make_system("barkley").params.dealias == "2/3"
+    assert pdesim.make_system("rd_spiral").params.dealias == "none"
+
+
+def test_redefault_takes_only_doc_and_allowed():
+    from pdesim.systems.base import redefault
+    from pdesim.systems.reaction_diffusion import RectangleParams
+
+    with pytest.raises(TypeError, match="redefault\\(\\) takes doc and allowed, got help"):
+        redefault(RectangleParams, "L", 3.0, help="x")
 
 
 # ----------------------------------------------------------------- command line

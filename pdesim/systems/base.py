@@ -30,6 +30,22 @@ def parameter(default: Any, doc: str, allowed: str) -> Any:
     return dataclasses.field(default=default, metadata={"doc": doc, "allowed": allowed})
 
 
+def redefault(base: type, name: str, default: Any, **meta: str) -> Any:
+    """The parameter ``name`` of the dataclass ``base`` with another default.
+
+    Its ``doc`` and ``allowed`` stay the base's unless given in ``meta``, so a
+    subclass states only what differs. Redeclared in a subclass, the field keeps the
+    base's position.
+    """
+    unknown = set(meta) - {"doc", "allowed"}
+    if unknown:
+        raise TypeError(f"redefault() takes doc and allowed, got {', '.join(sorted(unknown))}")
+    inherited = base.__dataclass_fields__[name].metadata
+    return parameter(
+        default, meta.get("doc", inherited["doc"]), meta.get("allowed", inherited["allowed"])
+    )
+
+
 class Stepper(Protocol):
     """What :func:`pdesim.simulate` needs to advance a batch of trajectories."""
 

@@ -48,95 +48,78 @@ import numpy as np
 from pdesim.imex import IMEX
 from pdesim.integrators import ETDRK4
 from pdesim.spectral import BOUNDARIES, DEALIAS_RULES, FluxOperators, Grid, SpectralTransform
-from pdesim.systems.base import System, parameter, random_band_field
+from pdesim.systems.base import System, parameter, random_band_field, redefault
 from pdesim.validation import require_choice, require_int, require_real
 
 SIGNAL_STARTS = ("prepared", "zero")
 METHODS = ("imex_sbdf2", "imex_euler", "etdrk4")
 
 
-def _validate_domain(params: object) -> None:
-    """Checks shared by both systems (domain, initial data, dealiasing)."""
-    require_int("dim", params.dim, ge=1, le=2)
-    require_real("L", params.L, gt=0.0)
-    require_int("N", params.N, ge=8, even=True)
-    require_choice("boundary", params.boundary, BOUNDARIES)
-    require_real("mass", params.mass, gt=0.0)
-    require_real("background", params.background, ge=0.0, lt=1.0)
-    require_real("width", params.width, gt=0.0)
-    spacing = params.L / params.N
-    if params.width < 3.0 * spacing:
-        raise ValueError(
-            f"parameter 'width' must be >= 3 L / N = {3 * spacing:.4g} (three grid spacings) "
-            f"for the initial bumps to be resolved, got {params.width!r}"
-        )
-    require_choice("initial_signal", params.initial_signal, SIGNAL_STARTS)
-    require_choice("dealias", params.dealias, DEALIAS_RULES)
-
-
-def _domain_parameters(mass: float) -> dict:
-    """The parameter fields every chemotaxis system shares (in display order)."""
-    return {
-        "dim": parameter(2, "number of space dimensions", "1 | 2"),
-        "L": parameter(4.0, "side of the box [0, L]^dim", "> 0"),
-        "N": parameter(64, "grid points per axis", "even integer >= 8"),
-        "boundary": parameter(
-            "neumann", "no-flux walls (cosine series) or periodic", "neumann | periodic"
-        ),
-        "mass": parameter(mass, "total cell mass M = integral of n at t = 0", "> 0"),
-        "background": parameter(0.1, "fraction of the mass spread uniformly", "[0, 1)"),
-        "width": parameter(0.25, "standard deviation of the initial bumps", ">= 3 L / N"),
-        "initial_signal": parameter(
-            "prepared", "signals at t = 0: elliptic solves from n, or zero", "prepared | zero"
-        ),
-        "dealias": parameter("2/3", "dealiasing rule for the flux n grad c", "2/3 | 1/2 | none"),
-    }
-
-
-_KS_DOMAIN = _domain_parameters(4 * np.pi)
-_INDIRECT_DOMAIN = _domain_parameters(12 * np.pi)
-
-
 @dataclass(frozen=True)
-class KellerSegelParams:
+class ChemotaxisParams:
+    """The sensitivity, box, grid, initial data and dealiasing both systems share.
+
+    A system's parameters subclass it, add their signal parameters and check them in
+    :meth:`check`; :func:`~pdesim.systems.base.redefault` gives a shared field another
+    default (the indirect model starts with more mass).
+    """
+
     chi: float = parameter(1.0, "chemotactic sensitivity", ">= 0")
-    eps_c: float = parameter(0.0, "time-scale ratio of c (0: parabolic-elliptic)", ">= 0")
-    dim: int = _KS_DOMAIN["dim"]
-    L: float = _KS_DOMAIN["L"]
-    N: int = _KS_DOMAIN["N"]
-    boundary: str = _KS_DOMAIN["boundary"]
-    mass: float = _KS_DOMAIN["mass"]
-    background: float = _KS_DOMAIN["background"]
-    width: float = _KS_DOMAIN["width"]
-    initial_signal: str = _KS_DOMAIN["initial_signal"]
-    dealias: str = _KS_DOMAIN["dealias"]
+    dim: int = parameter(2, "number of space dimensions", "1 | 2")
+    L: float = parameter(4.0, "side of the box [0, L]^dim", "> 0")
+    N: int = parameter(64, "grid points per axis", "even integer >= 8")
+    boundary: str = parameter(
+        "neumann", "no-flux walls (cosine series) or periodic", "neumann | periodic"
+    )
+    mass: float = parameter(4 * np.pi, "total cell mass M = integral of n at t = 0", "> 0")
+    background: float = parameter(0.1, "fraction of the mass spread uniformly", "[0, 1)")
+    width: float = parameter(0.25, "standard deviation of the initial bumps", ">= 3 L / N")
+    initial_signal: str = parameter(
+        "prepared", "signals at t = 0: elliptic solves from n, or zero", "prepared | zero"
+    )
+    dealias: str = parameter("2/3", "dealiasing rule for the flux n grad c", "2/3 | 1/2 | none")
+
+    def check(self) -> None:
+        """Validate the system's own parameters (run after ``chi``, before the domain)."""
+        raise NotImplementedError
 
     def __post_init__(self) -> None:
         require_real("chi", self.chi, ge=0.0)
-        require_real("eps_c", self.eps_c, ge=0.0)
-        _validate_domain(self)
+        self.check()
+        require_int("dim", self.dim, ge=1, le=2)
+        require_real("L", self.L, gt=0.0)
+        require_int("N", self.N, ge=8, even=True)
+        require_choice("boundary", self.boundary, BOUNDARIES)
+        require_real("mass", self.mass, gt=0.0)
+        require_real("background", self.background, ge=0.0, lt=1.0)
+        require_real("width", self.width, gt=0.0)
+        spacing = self.L / self.N
+        if self.width < 3.0 * spacing:
+            raise ValueError(
+                f"parameter 'width' must be >= 3 L / N = {3 * spacing:.4g} (three grid "
+                f"spacings) for the initial bumps to be resolved, got {self.width!r}"
+            )
+        require_choice("initial_signal", self.initial_signal, SIGNAL_STARTS)
+        require_choice("dealias", self.dealias, DEALIAS_RULES)
 
 
 @dataclass(frozen=True)
-class KellerSegelIndirectParams:
-    chi: float = parameter(1.0, "chemotactic sensitivity", ">= 0")
+class KellerSegelParams(ChemotaxisParams):
+    eps_c: float = parameter(0.0, "time-scale ratio of c (0: parabolic-elliptic)", ">= 0")
+
+    def check(self) -> None:
+        require_real("eps_c", self.eps_c, ge=0.0)
+
+
+@dataclass(frozen=True)
+class KellerSegelIndirectParams(ChemotaxisParams):
+    mass: float = redefault(ChemotaxisParams, "mass", 12 * np.pi)
     eps: float = parameter(1.0, "time-scale ratio of c and w (0: parabolic-elliptic)", ">= 0")
     tau: float = parameter(1.0, "diffusivity of the intermediate signal w", ">= 0")
-    dim: int = _INDIRECT_DOMAIN["dim"]
-    L: float = _INDIRECT_DOMAIN["L"]
-    N: int = _INDIRECT_DOMAIN["N"]
-    boundary: str = _INDIRECT_DOMAIN["boundary"]
-    mass: float = _INDIRECT_DOMAIN["mass"]
-    background: float = _INDIRECT_DOMAIN["background"]
-    width: float = _INDIRECT_DOMAIN["width"]
-    initial_signal: str = _INDIRECT_DOMAIN["initial_signal"]
-    dealias: str = _INDIRECT_DOMAIN["dealias"]
 
-    def __post_init__(self) -> None:
-        require_real("chi", self.chi, ge=0.0)
+    def check(self) -> None:
         require_real("eps", self.eps, ge=0.0)
         require_real("tau", self.tau, ge=0.0)
-        _validate_domain(self)
 
 
 class _Chemotaxis(System):

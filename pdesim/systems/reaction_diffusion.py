@@ -44,113 +44,136 @@ import numpy as np
 from pdesim.integrators import IFDP5
 from pdesim.kernels import fused, rows
 from pdesim.spectral import BOUNDARIES, DEALIAS_RULES, Grid
-from pdesim.systems.base import SpectralStepper, SpectralSystem, parameter, random_band_field
+from pdesim.systems.base import (
+    SpectralStepper,
+    SpectralSystem,
+    parameter,
+    random_band_field,
+    redefault,
+)
 from pdesim.validation import require_choice, require_int, require_real
-
-_BOUNDARY_DOC = ("boundary kind", "periodic | neumann")
-_DEALIAS_DOC = ("dealiasing rule of the reaction terms", "2/3 | 1/2 | none")
-_RTOL_DOC = ("relative tolerance of method ifdp5", "> 0")
-_ATOL_DOC = ("absolute tolerance of method ifdp5 (on FFT coefficients)", "> 0")
-
-
-def _validate_box(params: Any, min_scale: float, scale_name: str, factor: float) -> None:
-    """Check the box, grid, switches and that the grid resolves the length ``min_scale``.
-
-    The largest wavenumber ``pi N / L`` of every axis must satisfy
-    ``k_max * min_scale >= factor`` (``min_scale`` is the system's smallest length:
-    a diffusion length or a front width).
-    """
-    require_real("L", params.L, gt=0.0)
-    require_int("N", params.N, ge=8, even=True)
-    ly = params.L if params.Ly is None else require_real("Ly", params.Ly, gt=0.0)
-    ny = params.N if params.Ny is None else require_int("Ny", params.Ny, ge=8, even=True)
-    object.__setattr__(params, "Ly", ly)
-    object.__setattr__(params, "Ny", ny)
-    require_choice("boundary", params.boundary, BOUNDARIES)
-    require_choice("dealias", params.dealias, DEALIAS_RULES)
-    require_real("rtol", params.rtol, gt=0.0)
-    require_real("atol", params.atol, gt=0.0)
-    for n_name, n, l_name, length in (("N", params.N, "L", params.L), ("Ny", ny, "Ly", ly)):
-        k_max = np.pi * n / length
-        if k_max * min_scale < factor:
-            needed = int(np.ceil(factor * length / (np.pi * min_scale)))
-            raise ValueError(
-                f"parameter {n_name!r} must be >= {needed + needed % 2} to resolve {scale_name} "
-                f"= {min_scale:.3g} at {l_name}={length:g} (k_max {scale_name} >= {factor:g}), "
-                f"got {n_name}={n}"
-            )
 
 
 @dataclass(frozen=True)
-class RDSpiralParams:
+class RectangleParams:
+    """The rectangle, its grid and the solver switches every 2-D RD system shares.
+
+    A system's parameters subclass it: they add their own fields, give their own
+    defaults of these with :func:`~pdesim.systems.base.redefault` (docs and allowed
+    values stay the ones here unless they say more), check their own fields in
+    :meth:`check` and name the smallest length the grid must resolve in
+    :meth:`resolved_length`. ``Ly`` and ``Ny`` default to ``L`` and ``N``.
+    """
+
+    L: float = parameter(1.0, "box side along x", "> 0")
+    N: int = parameter(128, "grid points along x", "even >= 8, resolving the system's length")
+    Ly: float | None = parameter(None, "box side along y (default L)", "> 0")
+    Ny: int | None = parameter(None, "grid points along y (default N)", "even >= 8")
+    boundary: str = parameter("periodic", "boundary kind", " | ".join(BOUNDARIES))
+    dealias: str = parameter(
+        "2/3", "dealiasing rule of the reaction terms", " | ".join(DEALIAS_RULES)
+    )
+    rtol: float = parameter(1e-6, "relative tolerance of method ifdp5", "> 0")
+    atol: float = parameter(1e-9, "absolute tolerance of method ifdp5 (on FFT coefficients)", "> 0")
+
+    def check(self) -> None:
+        """Validate the system's own parameters (run before the grid's checks)."""
+        raise NotImplementedError
+
+    def resolved_length(self) -> tuple[float, str, float]:
+        """``(min_scale, its name, factor)``: every axis needs ``k_max min_scale >= factor``."""
+        raise NotImplementedError
+
+    def __post_init__(self) -> None:
+        """Check the system's parameters, the box, the grid and the switches, and that the
+        largest wavenumber ``k_max = pi N / L`` of every axis resolves the system's length."""
+        self.check()
+        require_real("L", self.L, gt=0.0)
+        require_int("N", self.N, ge=8, even=True)
+        ly = self.L if self.Ly is None else require_real("Ly", self.Ly, gt=0.0)
+        ny = self.N if self.Ny is None else require_int("Ny", self.Ny, ge=8, even=True)
+        object.__setattr__(self, "Ly", ly)
+        object.__setattr__(self, "Ny", ny)
+        require_choice("boundary", self.boundary, BOUNDARIES)
+        require_choice("dealias", self.dealias, DEALIAS_RULES)
+        require_real("rtol", self.rtol, gt=0.0)
+        require_real("atol", self.atol, gt=0.0)
+        min_scale, scale_name, factor = self.resolved_length()
+        for n_name, n, l_name, length in (("N", self.N, "L", self.L), ("Ny", ny, "Ly", ly)):
+            k_max = np.pi * n / length
+            if k_max * min_scale < factor:
+                needed = int(np.ceil(factor * length / (np.pi * min_scale)))
+                raise ValueError(
+                    f"parameter {n_name!r} must be >= {needed + needed % 2} to resolve "
+                    f"{scale_name} = {min_scale:.3g} at {l_name}={length:g} "
+                    f"(k_max {scale_name} >= {factor:g}), got {n_name}={n}"
+                )
+
+
+_CENTRED = "box side along x (domain [-L/2, L/2))"
+
+
+@dataclass(frozen=True)
+class RDSpiralParams(RectangleParams):
+    L: float = redefault(RectangleParams, "L", 20.0, doc=_CENTRED)
+    N: int = redefault(
+        RectangleParams, "N", 128, allowed="even >= 8, pi N / L >= 1.5 / sqrt(min d)"
+    )
+    dealias: str = redefault(RectangleParams, "dealias", "none")
     d1: float = parameter(0.1, "diffusion coefficient of u", "> 0")
     d2: float = parameter(0.1, "diffusion coefficient of v", "> 0")
     beta: float = parameter(1.0, "reaction (twist) parameter", "finite real")
-    L: float = parameter(20.0, "box side along x (domain [-L/2, L/2))", "> 0")
-    N: int = parameter(128, "grid points along x", "even >= 8, pi N / L >= 1.5 / sqrt(min d)")
-    Ly: float | None = parameter(None, "box side along y (default L)", "> 0")
-    Ny: int | None = parameter(None, "grid points along y (default N)", "even >= 8")
     arms: int = parameter(1, "arms m of the spiral initial conditions", "integer >= 1")
-    boundary: str = parameter("periodic", *_BOUNDARY_DOC)
-    dealias: str = parameter("none", *_DEALIAS_DOC)
-    rtol: float = parameter(1e-6, *_RTOL_DOC)
-    atol: float = parameter(1e-9, *_ATOL_DOC)
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         require_real("d1", self.d1, gt=0.0)
         require_real("d2", self.d2, gt=0.0)
         require_real("beta", self.beta)
         require_int("arms", self.arms, ge=1)
-        _validate_box(self, np.sqrt(min(self.d1, self.d2)), "sqrt(min(d1, d2))", 1.5)
+
+    def resolved_length(self) -> tuple[float, str, float]:
+        return np.sqrt(min(self.d1, self.d2)), "sqrt(min(d1, d2))", 1.5
 
 
 @dataclass(frozen=True)
-class BarkleyParams:
+class BarkleyParams(RectangleParams):
+    L: float = redefault(RectangleParams, "L", 40.0, doc="box side along x (domain [0, L))")
+    N: int = redefault(RectangleParams, "N", 256, allowed="even >= 8, pi N / L >= 1 / sqrt(Du eps)")
     a: float = parameter(0.75, "excitation threshold scale", "> 0")
     b: float = parameter(0.02, "excitation threshold offset", "finite real")
     eps: float = parameter(0.02, "time-scale ratio of u to v", "> 0")
     Du: float = parameter(1.0, "diffusion coefficient of u", "> 0")
     Dv: float = parameter(0.0, "diffusion coefficient of v", ">= 0")
-    L: float = parameter(40.0, "box side along x (domain [0, L))", "> 0")
-    N: int = parameter(256, "grid points along x", "even >= 8, pi N / L >= 1 / sqrt(Du eps)")
-    Ly: float | None = parameter(None, "box side along y (default L)", "> 0")
-    Ny: int | None = parameter(None, "grid points along y (default N)", "even >= 8")
-    boundary: str = parameter("periodic", *_BOUNDARY_DOC)
-    dealias: str = parameter("2/3", *_DEALIAS_DOC)
-    rtol: float = parameter(1e-6, *_RTOL_DOC)
-    atol: float = parameter(1e-9, *_ATOL_DOC)
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         require_real("a", self.a, gt=0.0)
         require_real("b", self.b)
         require_real("eps", self.eps, gt=0.0)
         require_real("Du", self.Du, gt=0.0)
         require_real("Dv", self.Dv, ge=0.0)
-        _validate_box(self, np.sqrt(self.Du * self.eps), "the front width sqrt(Du eps)", 1.0)
+
+    def resolved_length(self) -> tuple[float, str, float]:
+        return np.sqrt(self.Du * self.eps), "the front width sqrt(Du eps)", 1.0
 
 
 @dataclass(frozen=True)
-class GrayScottParams:
+class GrayScottParams(RectangleParams):
+    L: float = redefault(RectangleParams, "L", 2.0, doc=_CENTRED)
+    N: int = redefault(RectangleParams, "N", 128, allowed="even >= 8, pi N / L >= 1.5 / l")
     F: float = parameter(0.029, "feed rate", ">= 0")
     k: float = parameter(0.057, "kill rate", ">= 0")
     DA: float = parameter(2e-5, "diffusion coefficient of u (A)", "> 0")
     DB: float = parameter(1e-5, "diffusion coefficient of v (B)", "> 0")
-    L: float = parameter(2.0, "box side along x (domain [-L/2, L/2))", "> 0")
-    N: int = parameter(128, "grid points along x", "even >= 8, pi N / L >= 1.5 / l")
-    Ly: float | None = parameter(None, "box side along y (default L)", "> 0")
-    Ny: int | None = parameter(None, "grid points along y (default N)", "even >= 8")
-    boundary: str = parameter("periodic", *_BOUNDARY_DOC)
-    dealias: str = parameter("2/3", *_DEALIAS_DOC)
-    rtol: float = parameter(1e-6, *_RTOL_DOC)
-    atol: float = parameter(1e-9, *_ATOL_DOC)
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         require_real("F", self.F, ge=0.0)
         require_real("k", self.k, ge=0.0)
         require_real("DA", self.DA, gt=0.0)
         require_real("DB", self.DB, gt=0.0)
+
+    def resolved_length(self) -> tuple[float, str, float]:
         scale = np.sqrt(min(self.DA, self.DB) / max(self.F + self.k, 1e-3))
-        _validate_box(self, scale, "the pattern length l = sqrt(min(DA, DB) / (F + k))", 1.5)
+        return scale, "the pattern length l = sqrt(min(DA, DB) / (F + k))", 1.5
 
 
 def random_smooth_field(grid: Grid, rng: np.random.Generator, max_mode: int) -> np.ndarray:
