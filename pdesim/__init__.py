@@ -10,8 +10,9 @@
 from pdesim import diagnostics
 from pdesim.common import VERSION as __version__
 from pdesim.common import SimulationDiverged
+from pdesim.grid import Grid
 from pdesim.simulate import Run, simulate
-from pdesim.spectral import Grid, SpectralTransform
+from pdesim.spectral import SpectralTransform
 from pdesim.systems import SYSTEMS, make_system
 
 __all__ = [

@@ -37,8 +37,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from pdesim.common import SimulationDiverged
+from pdesim.grid import Grid
 from pdesim.integrators import StepSizeUnderflow
-from pdesim.spectral import Grid
 from pdesim.systems import System
 from pdesim.systems.base import Stepper, check_fields_shape
 from pdesim.validation import require_int, require_multiple, require_real

@@ -21,9 +21,12 @@ import scipy.fft
 
 import pdesim
 from pdesim.cli import main
+from pdesim.fft_backends import get_backend
+from pdesim.fluxes import FluxOperators
+from pdesim.grid import Grid
 from pdesim.imex import IMEX
 from pdesim.io import read_run, write_run
-from pdesim.spectral import FluxOperators, Grid, SpectralTransform, get_backend
+from pdesim.spectral import SpectralTransform
 
 BACKENDS = ["pyfftw", "scipy"]
 

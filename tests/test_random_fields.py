@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.fft
 
-from pdesim.spectral import Grid
+from pdesim.grid import Grid
 from pdesim.systems.base import band_limited_noise, random_band_field
 
 

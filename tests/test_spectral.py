@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from pdesim.spectral import Grid, PyFFTWBackend, ScipyBackend, SpectralTransform, get_backend
+from pdesim.fft_backends import PyFFTWBackend, ScipyBackend, get_backend
+from pdesim.grid import Grid
+from pdesim.spectral import SpectralTransform
 
 BACKENDS = ["pyfftw", "scipy"]
 

@@ -12,9 +12,10 @@ from functools import cached_property
 
 import numpy as np
 
+from pdesim.grid import Grid
 from pdesim.integrators import Nonlinear
 from pdesim.kernels import rows, scale
-from pdesim.spectral import Grid, SpectralTransform
+from pdesim.spectral import SpectralTransform
 from pdesim.systems.base import SpectralSystem
 
 

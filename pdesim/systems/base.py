@@ -20,8 +20,9 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 import scipy.fft
 
+from pdesim.grid import Grid
 from pdesim.integrators import ETDRK4, Nonlinear
-from pdesim.spectral import Grid, SpectralTransform
+from pdesim.spectral import SpectralTransform
 from pdesim.validation import require_choice
 
 

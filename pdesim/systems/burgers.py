@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pdesim.spectral import DEALIAS_RULES
+from pdesim.grid import DEALIAS_RULES
 from pdesim.systems._advection import AdvectedScalar1D
 from pdesim.systems.base import band_limited_noise, parameter
 from pdesim.validation import require_choice, require_int, require_real

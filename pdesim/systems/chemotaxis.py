@@ -14,7 +14,7 @@ produce an intermediate signal ``w``, which produces the chemoattractant ``c``):
 
 on the box ``[0, L]^dim`` (``dim`` = 1 or 2) with no-flux walls
 (``∂_ν n = ∂_ν c = ∂_ν w = 0``, ``boundary = "neumann"``: cell-centred grid, cosine
-series, see :class:`pdesim.spectral.FluxOperators`) or periodic (``boundary = "periodic"``, the
+series, see :class:`pdesim.fluxes.FluxOperators`) or periodic (``boundary = "periodic"``, the
 same code with Fourier series). The flux divergence has no mean mode, so the mass
 ``M = ∫ n`` is conserved to round-off. In 2-D the parabolic-elliptic minimal model
 blows up in finite time when a mass above ``8 pi / chi`` (interior point), ``4 pi /
@@ -45,9 +45,11 @@ from typing import ClassVar
 
 import numpy as np
 
+from pdesim.fluxes import FluxOperators
+from pdesim.grid import BOUNDARIES, DEALIAS_RULES, Grid
 from pdesim.imex import IMEX
 from pdesim.integrators import ETDRK4
-from pdesim.spectral import BOUNDARIES, DEALIAS_RULES, FluxOperators, Grid, SpectralTransform
+from pdesim.spectral import SpectralTransform
 from pdesim.systems.base import System, parameter, random_band_field, redefault
 from pdesim.validation import require_choice, require_int, require_real
 

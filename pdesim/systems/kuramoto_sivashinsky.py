@@ -25,9 +25,9 @@ from functools import cached_property
 
 import numpy as np
 
+from pdesim.grid import DEALIAS_RULES, Grid
 from pdesim.integrators import Nonlinear
 from pdesim.kernels import derivative_pair, product_sum, rows, scale, sum_of_squares
-from pdesim.spectral import DEALIAS_RULES, Grid
 from pdesim.systems._advection import AdvectedScalar1D
 from pdesim.systems.base import SpectralSystem, band_limited_noise, parameter
 from pdesim.validation import require_choice, require_int, require_real

@@ -41,9 +41,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from pdesim.grid import BOUNDARIES, DEALIAS_RULES, Grid
 from pdesim.integrators import IFDP5
 from pdesim.kernels import fused, rows
-from pdesim.spectral import BOUNDARIES, DEALIAS_RULES, Grid
 from pdesim.systems.base import (
     SpectralStepper,
     SpectralSystem,
