@@ -30,6 +30,7 @@ import h5py
 import numpy as np
 
 from pdesim.common import VERSION
+from pdesim.files import commit, temporary_path
 from pdesim.simulate import Run
 from pdesim.spectral import Grid
 from pdesim.systems import System, make_system
@@ -116,8 +117,9 @@ class WellWriter:
     Files store what :meth:`System.dataset_frame` returns (for most systems the fields
     themselves; 2-D KS stores ``u - <u>`` and the mean as the scalar ``u_mean``).
     Fields are float32 ``(n_traj, T, *space)`` chunked one frame per chunk. The file
-    is built under a temporary name beside ``path`` and renamed only by
-    :meth:`close`, after an fsync; :meth:`abort` removes it.
+    is built under a temporary name beside ``path`` (:func:`pdesim.files.temporary_path`)
+    and renamed only by :meth:`close`, after an fsync (:func:`pdesim.files.commit`);
+    :meth:`abort` removes it.
 
     Parameters
     ----------
@@ -136,7 +138,7 @@ class WellWriter:
         self.path = Path(path)
         self.dataset_name = dataset_name
         self.attrs = dict(attrs or {})
-        self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        self.tmp = temporary_path(self.path)
         self._h5: h5py.File | None = None
         self._system: Any = None
         self._fields: list[h5py.Dataset] = []
@@ -243,9 +245,7 @@ class WellWriter:
             self._h5.attrs[key] = value
         self._h5.close()
         self._h5 = None
-        with open(self.tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(self.tmp, self.path)
+        commit(self.tmp, self.path)
         self.write_seconds += time.perf_counter() - started
 
     def abort(self) -> None:

@@ -12,15 +12,15 @@ Saved frames go to a *sink* as they are produced: by default :class:`MemorySink`
 an HDF5 file instead, so a long run's memory stays bounded.
 
 Checkpoint/restart: with ``checkpoint=path`` and ``checkpoint_every=T`` the driver
-writes, every ``T`` time units of each batch (atomically: temporary file, fsync,
-rename), everything the rest of the run depends on -- the batch's spectral state,
-its step, the stepper's own state (e.g. the adaptive step size of ``ifdp5``), the
-sink's state (frames so far, or where the partial HDF5 file is) and the run's
-settings with a digest of the initial fields (which are re-drawn from ``seed``; the
-driver draws nothing else at random). ``resume=True`` continues from that file when
-it exists, and the result is bit-identical to an uninterrupted run. An interrupted
-run keeps its checkpoint and the sink's partial output; a finished run, or one that
-diverged, removes the checkpoint.
+writes, every ``T`` time units of each batch (atomically:
+:func:`pdesim.files.atomic_path`), everything the rest of the run depends on -- the
+batch's spectral state, its step, the stepper's own state (e.g. the adaptive step size
+of ``ifdp5``), the sink's state (frames so far, or where the partial HDF5 file is) and
+the run's settings with a digest of the initial fields (which are re-drawn from
+``seed``; the driver draws nothing else at random). ``resume=True`` continues from that
+file when it exists, and the result is bit-identical to an uninterrupted run. An
+interrupted run keeps its checkpoint and the sink's partial output; a finished run, or
+one that diverged, removes the checkpoint.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from pdesim.common import SimulationDiverged
+from pdesim.files import atomic_path
 from pdesim.grid import Grid
 from pdesim.integrators import StepSizeUnderflow
 from pdesim.systems import System
@@ -413,17 +414,8 @@ class _Checkpointer:
             "stepper": stepper.get_state() if hasattr(stepper, "get_state") else None,
             "sink": {k: v for k, v in sink_data.items() if not isinstance(v, np.ndarray)},
         }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        try:
-            with open(tmp, "wb") as handle:
-                np.savez(handle, meta=np.array(json.dumps(meta)), state=state, **arrays)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        with atomic_path(self.path) as tmp, open(tmp, "wb") as handle:
+            np.savez(handle, meta=np.array(json.dumps(meta)), state=state, **arrays)
         self.written = True
 
     def load(self, resume: bool) -> _Position | None:

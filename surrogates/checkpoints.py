@@ -2,17 +2,19 @@
 
 A run directory holds ``checkpoint.pt`` (:data:`CHECKPOINT`, the last state, to resume
 from: :data:`RESUME_KEYS`) and ``best.pt`` (:data:`BEST`, the selected weights:
-:data:`WEIGHT_KEYS`). Both are written by :func:`save_checkpoint`: to a temporary name
-in the same directory, flushed and fsynced, renamed into place, then the directory
-fsynced, so a crash leaves either the old file or the complete new one.
+:data:`WEIGHT_KEYS`). Both are written by :func:`save_checkpoint` through
+:func:`pdesim.files.atomic_path` (a temporary name in the same directory, fsynced,
+renamed into place, the directory fsynced), so a crash leaves either the old file or
+the complete new one.
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import torch
+
+from pdesim.files import atomic_path
 
 CHECKPOINT = "checkpoint.pt"
 BEST = "best.pt"
@@ -21,23 +23,10 @@ RESUME_KEYS = WEIGHT_KEYS | {"optimizer", "rng"}
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict) -> None:
-    """Write ``state`` (``torch.save``) to ``path`` atomically and durably."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            torch.save(state, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    """Write ``state`` (``torch.save``) to ``path`` atomically and durably
+    (:func:`pdesim.files.atomic_path`)."""
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
 
 
 def load_checkpoint(path: str | os.PathLike, required: frozenset[str] = RESUME_KEYS) -> dict:

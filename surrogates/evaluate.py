@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,7 +61,7 @@ import numpy as np
 import torch
 
 from pdesim.diagnostics import lyapunov_spectrum, rotation_frequency
-from pdesim.files import atomic_write_text
+from pdesim.files import atomic_path, atomic_write_text
 from surrogates import metrics as m
 from surrogates.data import DatasetInfo, dataset_system
 from surrogates.eval_plots import write_plots
@@ -466,27 +465,14 @@ def write_rollouts(
     names = [str(n) for n in field_names]
     if truth.shape[2] != len(names):
         raise ValueError(f"{len(names)} field names {names} for {truth.shape[2]} channels")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with h5py.File(tmp, "w") as h5:
-            h5.attrs["context_frames"] = int(context_frames)
-            h5.attrs["dt"] = float(dt)
-            h5.attrs["lambda_max"] = float("nan") if lambda_max is None else float(lambda_max)
-            for key, (label, frames) in {"truth": ("truth", truth), **rollouts}.items():
-                if frames.shape != truth.shape:
-                    raise ValueError(f"{key}: frames {frames.shape}, truth {truth.shape}")
-                group = h5.create_group(key)
-                group.attrs["label"] = str(label)
-                for c, name in enumerate(names):
-                    group.create_dataset(name, data=frames[:, :, c].astype(np.float32))
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
+        h5.attrs["context_frames"] = int(context_frames)
+        h5.attrs["dt"] = float(dt)
+        h5.attrs["lambda_max"] = float("nan") if lambda_max is None else float(lambda_max)
+        for key, (label, frames) in {"truth": ("truth", truth), **rollouts}.items():
+            if frames.shape != truth.shape:
+                raise ValueError(f"{key}: frames {frames.shape}, truth {truth.shape}")
+            group = h5.create_group(key)
+            group.attrs["label"] = str(label)
+            for c, name in enumerate(names):
+                group.create_dataset(name, data=frames[:, :, c].astype(np.float32))

@@ -64,6 +64,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from pdesim.files import atomic_write_text
 from surrogates import metrics
 from surrogates.checkpoints import BEST, CHECKPOINT, WEIGHT_KEYS, load_checkpoint, save_checkpoint
 from surrogates.data import BatchPlan, MultiWindows, WellWindows
@@ -405,7 +406,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None, progress: 
         out.mkdir(parents=True, exist_ok=True)
         record = {**asdict(cfg), "world_size": world, "model_config": model.cfg.to_dict()}
         record["fields"] = model.fields
-        (out / CONFIG).write_text(json.dumps(record, indent=2) + "\n")
+        atomic_write_text(out / CONFIG, json.dumps(record, indent=2) + "\n")
 
     plan = BatchPlan(
         [len(ds) for ds in train_sets],
@@ -527,5 +528,5 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None, progress: 
     summary["selected"] = dict(best)
     summary["train_seconds"] = earlier_seconds + time.perf_counter() - began
     if rank == 0:
-        (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     return model, summary
