@@ -52,6 +52,7 @@ import scipy.fft
 
 import pdesim
 from pdesim.integrators import ETDRK4
+from pdesim.work_arrays import WorkArrays
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bench_spectral.json"
 BACKENDS = ("pyfftw", "scipy")
@@ -318,10 +319,10 @@ def working_set_bytes(stepper, state: np.ndarray) -> int:
     the state, ETDRK4's six work arrays and coefficient rows, and the system's buffers
     and multipliers."""
     integrator = stepper.integrator
-    arrays = [state, *integrator._work[state.shape][:6]]
+    arrays = [state, *integrator._buffers(state)[:6]]
     arrays += vars(integrator._rows[state.shape]).values()
     for value in vars(stepper.system).values():
-        if isinstance(value, dict):  # the system's work buffers
+        if isinstance(value, dict | WorkArrays):  # the system's work buffers
             arrays += [v for v in value.values() if isinstance(v, np.ndarray)]
         elif isinstance(value, tuple):  # cached multipliers
             arrays += [v for v in value if isinstance(v, np.ndarray)]

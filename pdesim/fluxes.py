@@ -6,6 +6,7 @@ import numpy as np
 
 from pdesim.grid import Grid
 from pdesim.spectral import SpectralTransform
+from pdesim.work_arrays import WorkArrays
 
 
 class FluxOperators:
@@ -33,7 +34,7 @@ class FluxOperators:
         self.backend = self.transform.backend
         mask = grid.dealias_mask(dealias)
         self._mask = mask.astype(self.transform.spectral_dtype)
-        self._work: dict[tuple, np.ndarray] = {}
+        self._work = WorkArrays()
         d = grid.ndim
         if grid.periodic:
             self._grad = [(grid.derivative(a) * mask).astype(np.complex128) for a in range(d)]
@@ -49,10 +50,7 @@ class FluxOperators:
         ]
 
     def _buffer(self, role: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:
-        arr = self._work.get((role, shape))
-        if arr is None:
-            arr = self._work[(role, shape)] = self.backend.empty(shape, dtype)
-        return arr
+        return self._work.get((role, shape), self.backend.empty, shape, dtype)
 
     def _shifted(self, axis: int, lower: bool) -> tuple[slice, ...]:
         """Index of frequencies ``0..N-2`` (``lower``) or ``1..N-1`` along ``axis``."""

@@ -37,6 +37,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from pdesim.validation import require_choice, require_real
+from pdesim.work_arrays import WorkArrays
 
 Nonlinear = Callable[[np.ndarray, float, np.ndarray], None]
 """``nonlinear(state, t, out)`` writes ``N`` of the fields in ``nonlinear_fields`` into
@@ -114,7 +115,7 @@ class IMEX:
             self._inv_sbdf2.append(1.0 / (3.0 * e + 2.0 * h * a))
         n_nl = len(self.nonlinear_fields)
         self.planes = n_fields if self.scheme == "euler" else 2 * n_fields + n_nl + 1
-        self._work: dict[tuple[int, ...], tuple[np.ndarray, ...]] = {}
+        self._work = WorkArrays()
 
     def extend(self, fields: np.ndarray) -> np.ndarray:
         """A state for ``fields`` ``(batch, F, *modes)``: the fields and an empty history."""
@@ -123,16 +124,15 @@ class IMEX:
         return state
 
     def _buffers(self, u: np.ndarray) -> tuple[np.ndarray, ...]:
-        work = self._work.get(u.shape)
-        if work is None:
-            nl_shape = (u.shape[0], len(self.nonlinear_fields), *u.shape[2:])
-            work = (
-                np.empty_like(u),  # the fields at the start of the step
-                np.empty(nl_shape, dtype=u.dtype),  # N of them
-                np.empty((u.shape[0], *u.shape[2:]), dtype=u.dtype),  # right-hand side
-            )
-            self._work[u.shape] = work
-        return work
+        return self._work.get(u.shape, self._make_buffers, u)
+
+    def _make_buffers(self, u: np.ndarray) -> tuple[np.ndarray, ...]:
+        nl_shape = (u.shape[0], len(self.nonlinear_fields), *u.shape[2:])
+        return (
+            np.empty_like(u),  # the fields at the start of the step
+            np.empty(nl_shape, dtype=u.dtype),  # N of them
+            np.empty((u.shape[0], *u.shape[2:]), dtype=u.dtype),  # right-hand side
+        )
 
     def step(self, state: np.ndarray, t: float) -> None:
         """Advance ``state`` (from :meth:`extend`) from ``t`` to ``t + dt`` in place."""

@@ -30,6 +30,7 @@ import numpy as np
 
 from pdesim.kernels import etdrk4_third_stage, etdrk4_update, linear_combination, rows
 from pdesim.validation import require_int, require_real
+from pdesim.work_arrays import WorkArrays
 
 Nonlinear = Callable[[np.ndarray, float, np.ndarray], None]
 """``nonlinear(state, t, out)`` writes ``N(state, t)`` into ``out`` (same shape)."""
@@ -153,16 +154,16 @@ class ETDRK4:
         if nonlinear_scale is not None:
             self.coefficients = _scaled(self.coefficients, nonlinear_scale)
         self._empty = empty  # the FFT backend's allocator keeps buffers SIMD-aligned
-        self._work: dict[tuple[int, ...], tuple[np.ndarray, ...]] = {}
+        self._work = WorkArrays()
         self._rows: dict[tuple[int, ...], ETDRK4Coefficients] = {}
 
     def _buffers(self, state: np.ndarray) -> tuple[np.ndarray, ...]:
         """Six work arrays of the state's shape followed by their ``(batch, M)`` row views."""
-        buffers = self._work.get(state.shape)
-        if buffers is None:
-            arrays = tuple(self._empty(state.shape, state.dtype) for _ in range(6))
-            buffers = self._work[state.shape] = arrays + tuple(rows(x) for x in arrays)
-        return buffers
+        return self._work.get(state.shape, self._make_buffers, state.shape, state.dtype)
+
+    def _make_buffers(self, shape: tuple[int, ...], dtype: type) -> tuple[np.ndarray, ...]:
+        arrays = tuple(self._empty(shape, dtype) for _ in range(6))
+        return arrays + tuple(rows(x) for x in arrays)
 
     def _coefficient_rows(self, shape: tuple[int, ...]) -> ETDRK4Coefficients:
         """The coefficients as ``(1 or batch, M)`` rows matching states of ``shape``."""
@@ -279,7 +280,7 @@ class IFDP5:
         self.n_evaluations = 0
         self._exp_h: float | None = None
         self._exps: dict[tuple[float, float], np.ndarray] = {}
-        self._work: dict[tuple[int, ...], tuple[np.ndarray, ...]] = {}
+        self._work = WorkArrays()
         self._ended_at: dict[tuple[int, ...], float] = {}
 
     # -- state for checkpoints: everything that decides the next steps
@@ -298,12 +299,12 @@ class IFDP5:
         self.n_evaluations = int(state["n_evaluations"])
 
     def _buffers(self, u: np.ndarray) -> tuple[np.ndarray, ...]:
-        work = self._work.get(u.shape)
-        if work is None:
-            # N at 7 stages, U_i, error, a term, the state at the end of the last call
-            work = tuple(np.empty_like(u) for _ in range(11))
-            self._work[u.shape] = work
-        return work
+        return self._work.get(u.shape, self._make_buffers, u)
+
+    @staticmethod
+    def _make_buffers(u: np.ndarray) -> tuple[np.ndarray, ...]:
+        # N at 7 stages, U_i, error, a term, the state at the end of the last call
+        return tuple(np.empty_like(u) for _ in range(11))
 
     def _exp(self, fraction: float, h: float, scale: float = 1.0) -> np.ndarray:
         """``scale exp(fraction h L)``, cached for the current ``h`` (retries reuse it)."""

@@ -16,6 +16,7 @@ import numpy as np
 from pdesim.fft_backends import get_backend
 from pdesim.grid import Grid
 from pdesim.validation import require_int
+from pdesim.work_arrays import WorkArrays
 
 
 class SpectralTransform:
@@ -32,7 +33,7 @@ class SpectralTransform:
             ("rfft", "irfft") if grid.periodic else ("dct", "idct")
         )
         self.spectral_dtype = np.complex128 if grid.periodic else np.float64
-        self._scratch: dict[tuple, np.ndarray] = {}
+        self._scratch = WorkArrays()
 
     def empty_physical(self, lead: tuple[int, ...]) -> np.ndarray:
         return self.backend.empty((*lead, *self.grid.shape), np.float64)
@@ -89,9 +90,7 @@ class SpectralTransform:
             out = self.empty_physical(lead)
         src = coeffs
         if not overwrite_input and self.backend.name == "pyfftw":
-            src = self._scratch.get(coeffs.shape)
-            if src is None:
-                src = self._scratch[coeffs.shape] = self.empty_spectral(lead)
+            src = self._scratch.get(coeffs.shape, self.empty_spectral, lead)
             src[...] = coeffs
         self.backend.execute(
             self._inverse_kind, src, out, self.grid.ndim, normalise, band=self._band(band)

@@ -172,3 +172,20 @@ def test_fftw_wisdom_is_saved_and_reused(monkeypatch, tmp_path):
     assert len(files) == 1 and "wisdom" in files[0].read_text()
     again = PyFFTWBackend(threads=1, planner="estimate")
     assert again.wisdom_path == files[0]
+
+
+def test_work_arrays_are_made_once_per_key():
+    from pdesim.work_arrays import WorkArrays
+
+    calls = []
+
+    def make(shape):
+        calls.append(shape)
+        return np.empty(shape)
+
+    work = WorkArrays()
+    first = work.get((2, 3), make, (2, 3))
+    assert work.get((2, 3), make, (2, 3)) is first
+    assert work.get(("other", (2, 3)), make, (2, 3)) is not first
+    assert calls == [(2, 3), (2, 3)]
+    assert len(work.values()) == 2

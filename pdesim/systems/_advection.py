@@ -17,6 +17,7 @@ from pdesim.integrators import Nonlinear
 from pdesim.kernels import rows, scale
 from pdesim.spectral import SpectralTransform
 from pdesim.systems.base import SpectralSystem
+from pdesim.work_arrays import WorkArrays
 
 
 class ConservativeAdvection1D:
@@ -29,16 +30,14 @@ class ConservativeAdvection1D:
         self.input_mask = (mask * transform.inverse_scale).reshape(1, -1)
         self.multiplier = (-0.5 * grid.derivative(0) * mask).astype(np.complex128)
         self.tangent_multiplier = 2.0 * self.multiplier
-        self._work: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+        self._work = WorkArrays()
 
     def _buffers(self, shape: tuple[int, ...], role: str) -> tuple[np.ndarray, np.ndarray]:
         """A (spectral, physical) pair of work arrays per state shape and role."""
-        work = self._work.get((shape, role))
-        if work is None:
-            lead = shape[:-1]
-            work = (self.transform.empty_spectral(lead), self.transform.empty_physical(lead))
-            self._work[(shape, role)] = work
-        return work
+        return self._work.get((shape, role), self._make_pair, shape[:-1])
+
+    def _make_pair(self, lead: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        return self.transform.empty_spectral(lead), self.transform.empty_physical(lead)
 
     def _to_physical(self, coeffs: np.ndarray, role: str) -> np.ndarray:
         """Dealiased physical values of ``coeffs`` in a work array."""

@@ -24,6 +24,7 @@ from pdesim.grid import Grid
 from pdesim.integrators import ETDRK4, Nonlinear
 from pdesim.spectral import SpectralTransform
 from pdesim.validation import require_choice
+from pdesim.work_arrays import WorkArrays
 
 
 def parameter(default: Any, doc: str, allowed: str) -> Any:
@@ -237,11 +238,11 @@ class SpectralSystem(System):
 
     def buffer(self, key: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:
         """A reusable work array (allocated once per key and shape)."""
-        cache = self.__dict__.setdefault("_buffers", {})
-        arr = cache.get((key, shape))
-        if arr is None:
-            arr = cache[(key, shape)] = self.transform.backend.empty(shape, dtype)
-        return arr
+        return self._work_arrays.get((key, shape), self.transform.backend.empty, shape, dtype)
+
+    @cached_property
+    def _work_arrays(self) -> WorkArrays:
+        return WorkArrays()
 
 
 class SpectralStepper:

@@ -52,6 +52,7 @@ from pdesim.integrators import ETDRK4
 from pdesim.spectral import SpectralTransform
 from pdesim.systems.base import System, parameter, random_band_field, redefault
 from pdesim.validation import require_choice, require_int, require_real
+from pdesim.work_arrays import WorkArrays
 
 SIGNAL_STARTS = ("prepared", "zero")
 METHODS = ("imex_sbdf2", "imex_euler", "etdrk4")
@@ -252,12 +253,12 @@ class _Chemotaxis(System):
         return ETDRK4(linear, nonlinear, dt)
 
     def _stage_buffer(self, n: np.ndarray) -> np.ndarray:
-        cache = self.__dict__.setdefault("_stages", {})
         shape = (n.shape[0], self.n_fields, *n.shape[2:])
-        buf = cache.get(shape)
-        if buf is None:
-            buf = cache[shape] = np.empty(shape, dtype=n.dtype)
-        return buf
+        return self._stages.get(shape, np.empty, shape, n.dtype)
+
+    @cached_property
+    def _stages(self) -> WorkArrays:
+        return WorkArrays()
 
     # -- checks of saved frames
     @cached_property
