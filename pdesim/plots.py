@@ -15,7 +15,16 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
+from pdesim.files import atomic_path
 from pdesim.simulate import Run
+
+
+def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 110) -> None:
+    """Save ``fig`` to ``path`` atomically (:func:`pdesim.files.atomic_path`), in the
+    format its suffix names (PNG without one)."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=path.suffix.lstrip(".").lower() or "png", dpi=dpi)
 
 
 def plot_run(
@@ -70,8 +79,7 @@ def plot_run(
     else:
         raise ValueError(f"plots need 1-D or 2-D fields, got {run.grid.ndim}-D")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)
     return path
 
 
@@ -165,8 +173,7 @@ def plot_network_run(run: Run, path: str | os.PathLike, trajectory: int = 0) -> 
     portrait.set_ylabel("y")
     portrait.set_title("phase portrait")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)
     return path
 
 
@@ -207,8 +214,7 @@ def plot_bifurcation(
             fontsize=7,
         )
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)
     return path
 
 

@@ -2,7 +2,7 @@
 
 Figures are :class:`matplotlib.figure.Figure` objects built without pyplot, so
 importing this module chooses no backend and touches no global figure state. Each
-PNG is written atomically (:func:`pdesim.files.atomic_path`).
+PNG is written atomically (:func:`pdesim.plots.save_figure`).
 """
 
 from __future__ import annotations
@@ -12,15 +12,10 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from pdesim.files import atomic_path
+from pdesim.plots import save_figure
 from surrogates import metrics as m
 from surrogates.rollout import Rollout
 from surrogates.scoring import EPSILONS, Reference
-
-
-def _save(fig: Figure, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
 
 
 def write_plots(
@@ -52,7 +47,7 @@ def write_plots(
     ax.set_title(f"{name}: error vs lead time")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    _save(fig, out_dir / "error_vs_lead.png")
+    save_figure(fig, out_dir / "error_vs_lead.png")
 
     if ref.spectra is not None:
         h = truth.shape[1]
@@ -80,7 +75,7 @@ def write_plots(
         axes[0].set_ylabel("E(k)")
         axes[0].legend(fontsize=6)
         fig.tight_layout()
-        _save(fig, out_dir / "spectra.png")
+        save_figure(fig, out_dir / "spectra.png")
 
     panels = [("true", truth[0])] + [(labels[k], r.frames[0]) for k, r in rollouts.items()]
     fig = Figure(figsize=(2.6 * len(panels), 3.5))
@@ -92,4 +87,4 @@ def write_plots(
         ax.set_title(label, fontsize=8)
     axes[0].set_ylabel("step" if truth.ndim == 4 else "y")
     fig.tight_layout()
-    _save(fig, out_dir / "spacetime.png")
+    save_figure(fig, out_dir / "spacetime.png")
