@@ -33,6 +33,8 @@ import numpy as np
 import torch
 from scipy.ndimage import gaussian_filter1d
 
+from pdesim.diagnostics import isotropic_spectrum
+
 EPS = 1e-7
 
 
@@ -117,19 +119,20 @@ def binned_spectral_error(pred, true) -> tuple[np.ndarray, np.ndarray]:
 
 
 def energy_spectrum(frames) -> tuple[np.ndarray, np.ndarray]:
-    """Isotropic spectrum ``E(k)`` per sample and field: ``|F u|^2 / n^2`` summed over
-    shells ``k - 1/2 <= |k| / dk < k + 1/2`` of integer wavenumber k = 0..n_min/2
-    (in units of the fundamental). Returns ``(k, E (N, C, len(k)))``."""
+    """Isotropic spectrum ``E(k)`` per sample and field of frames ``(N, C, *space)`` on a
+    square grid: :func:`pdesim.diagnostics.isotropic_spectrum` with the domain taken as
+    ``2 pi`` on each axis, so shell k holds the modes of integer wavenumber
+    ``rint(|k|) = k`` in units of the fundamental and ``E = |F u|^2 / n^2`` summed
+    there. Only the complete shells ``k = 0 .. n_min // 2`` are kept (beyond them lie a
+    2-D grid's corners), so ``E.sum(-1) = mean(u^2)`` in 1-D only. Returns
+    ``(k, E (N, C, len(k)))``."""
     a = np.asarray(frames, dtype=np.float64)
     shape = a.shape[2:]
     if len(set(shape)) != 1:
         raise ValueError(f"energy_spectrum needs a square grid, got spatial shape {shape}")
-    kint = _wavenumbers(shape) * shape[0] / (2 * np.pi)
+    _, spec = isotropic_spectrum(a, (2 * np.pi,) * len(shape))
     k = np.arange(min(shape) // 2 + 1)
-    shell = np.rint(kint).astype(int)
-    power = _power(a)
-    spec = np.stack([power[..., shell == i].sum(-1) for i in k], -1)
-    return k, spec
+    return k, spec[..., : len(k)]
 
 
 def dealias_cutoff(shape: tuple[int, ...]) -> int:

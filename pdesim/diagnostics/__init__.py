@@ -12,10 +12,10 @@ from pdesim.diagnostics.regimes import (
     Regime,
     Rotation,
     classify_regime,
-    isotropic_spectrum,
     phase_singularities,
     rotation_frequency,
 )
+from pdesim.diagnostics.spectra import isotropic_spectrum
 from pdesim.diagnostics.statistics import (
     DEFAULT_BINS,
     FrameStatistics,

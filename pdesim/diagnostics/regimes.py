@@ -20,8 +20,6 @@
   rd-spiral's system the uniform oscillation has ``omega = beta``.
 * :func:`phase_singularities` -- phase defects (spiral cores) of ``z``: the winding
   number of ``arg z`` around every grid plaquette (periodic wrap optional).
-* :func:`isotropic_spectrum` -- power spectrum summed over shells of ``|k|``,
-  normalised so that ``sum(E) = mean(f²)`` (Parseval).
 """
 
 from __future__ import annotations
@@ -30,8 +28,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-
-from pdesim.validation import require_int, require_real
 
 HOMOGENEOUS = "HOMOGENEOUS"
 STATIC_EQUILIBRIUM = "STATIC EQUILIBRIUM"
@@ -185,33 +181,3 @@ def phase_singularities(
     winding = _wrap(right - base) + _wrap(diag - right) + _wrap(up - diag) + _wrap(base - up)
     charge = np.rint(winding / (2 * np.pi)).astype(int)
     return Defects((charge > 0).sum(axis=(-2, -1)), (charge < 0).sum(axis=(-2, -1)))
-
-
-def isotropic_spectrum(
-    field: np.ndarray, lengths: tuple[float, float], n_bins: int | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Shell-summed power spectrum ``(k, E)`` of periodic 2-D fields ``(..., nx, ny)``.
-
-    ``E[j] = sum over modes with |k| in shell j of |f_k|² / N²``; the mean is kept (the
-    ``k = 0`` shell holds ``mean(f)²``), so ``E.sum(-1) = mean(f²)``.
-    Shells have width ``2 pi / max(Lx, Ly)``; ``k`` are their centres.
-    """
-    f = np.asarray(field, dtype=np.float64)
-    if f.ndim < 2:
-        raise ValueError(f"parameter 'field' must have >= 2 axes, got shape {f.shape}")
-    lx = require_real("lengths[0]", lengths[0], gt=0.0)
-    ly = require_real("lengths[1]", lengths[1], gt=0.0)
-    nx, ny = f.shape[-2:]
-    power = np.abs(np.fft.fft2(f, axes=(-2, -1))) ** 2 / float(nx * ny) ** 2
-    kx = 2 * np.pi * np.fft.fftfreq(nx, lx / nx)
-    ky = 2 * np.pi * np.fft.fftfreq(ny, ly / ny)
-    kmag = np.hypot(kx[:, None], ky[None, :])
-    dk = 2 * np.pi / max(lx, ly)
-    shells = np.rint(kmag / dk).astype(int)
-    n_shells = int(shells.max()) + 1 if n_bins is None else require_int("n_bins", n_bins, ge=1)
-    shells = np.minimum(shells, n_shells - 1)
-    flat = power.reshape(*power.shape[:-2], nx * ny)
-    spectrum = np.zeros((*power.shape[:-2], n_shells))
-    for j in range(n_shells):
-        spectrum[..., j] = flat[..., (shells == j).ravel()].sum(axis=-1)
-    return np.arange(n_shells) * dk, spectrum
