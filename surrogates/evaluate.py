@@ -95,6 +95,8 @@ LYAPUNOV_T_AVERAGE = 2000.0  # averaging time of the leading Lyapunov exponent
 
 @dataclass
 class EvalConfig:
+    """What :func:`evaluate` evaluates: the run directory ``run`` and how (see fields)."""
+
     run: str
     horizon: int | None = None  # default: every test frame after the context
     context: int | None = None  # default: the largest n_context of the forecasters
@@ -307,7 +309,12 @@ def _split(root, split: str) -> np.ndarray | None:
         return None
 
 
-def evaluate_dataset(cfg: EvalConfig, run: Path, config: dict, model, step: int, root) -> dict:
+def evaluate_dataset(
+    cfg: EvalConfig, run: Path, config: dict, model, step: int, root: str | Path
+) -> dict:
+    """Evaluate ``model`` (of the run ``run``, config dict ``config``, weights of training
+    step ``step``) and the reference forecasters on the test split of the dataset
+    ``root``; writes ``run/eval/<dataset>/`` (see the module) and returns the report."""
     split = trajectories(root, "test")
     test, info = split.frames, split.info
     model.check(info)
