@@ -31,9 +31,9 @@ import numpy as np
 
 from pdesim.common import VERSION
 from pdesim.files import commit, temporary_path
+from pdesim.grid import Grid
 from pdesim.simulate import Run
-from pdesim.spectral import Grid
-from pdesim.systems import System, make_system
+from pdesim.systems import SYSTEMS, System, make_system
 
 AXIS_NAMES = ("x", "y", "z")
 #: A dataset's splits, in order: files lie in ``<dataset>/data/<split>/*.hdf5``.
@@ -392,8 +392,12 @@ def system_from_file(path: str | os.PathLike) -> System:
 
 
 def _rebuild(path: str | os.PathLike, provenance: dict[str, Any]) -> System:
+    """Files written before a parameter was renamed rebuild under its current name."""
+    params = provenance["params"]
+    if provenance["system"] in SYSTEMS:
+        params = SYSTEMS[provenance["system"]].current_spelling(params)
     try:
-        return make_system(provenance["system"], **provenance["params"])
+        return make_system(provenance["system"], **params)
     except (ValueError, TypeError) as exc:
         raise ValueError(
             f"{str(path)!r}: cannot rebuild its system {provenance['system']!r} from the "

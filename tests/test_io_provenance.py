@@ -113,3 +113,27 @@ def test_stored_parameters_this_version_refuses_are_reported_with_the_file(run_f
         h5.attrs[PARAMS_ATTR] = json.dumps({"L": 22.0, "N": 15})
     with pytest.raises(ValueError, match=f"{path.name}.*ks1d.*'N'"):
         system_from_file(path)
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "old", "message"),
+    [
+        ("rd_spiral", {"N": 32}, {"N": "n"}, "'n'.*now called 'N'"),
+        ("keller_segel", {"boundary": "neumann"}, {"neumann": "walls"}, "'walls'.*'neumann'"),
+    ],
+)
+def test_files_written_before_a_rename_rebuild_under_the_current_names(
+    tmp_path, name, params, old, message
+):
+    system = pdesim.make_system(name, **params)
+    run = pdesim.simulate(system, t_end=0.02, dt=0.01, save_every=0.01, n_traj=1, seed=1)
+    path = write_run(tmp_path / "old.hdf5", run)
+    stored = system.params_dict()
+    spelled = {
+        old.get(k, k): (old.get(v, v) if isinstance(v, str) else v) for k, v in stored.items()
+    }
+    with h5py.File(path, "r+") as h5:
+        h5.attrs[PARAMS_ATTR] = json.dumps(spelled)
+    assert system_from_file(path).params_dict() == stored
+    with pytest.raises((TypeError, ValueError), match=message):
+        pdesim.make_system(name, **spelled)

@@ -109,6 +109,17 @@ class System(ABC):
         self.params = self.Params(**params)
 
     @classmethod
+    def current_spelling(cls, params: dict[str, Any]) -> dict[str, Any]:
+        """``params`` with renamed parameters and values under their current names: for
+        records written before a rename (files); user input is refused instead."""
+        out = {cls.renamed_parameters.get(k, k): v for k, v in params.items()}
+        for name, renamed in cls.renamed_values.items():
+            value = out.get(name)
+            if isinstance(value, str) and value in renamed:
+                out[name] = renamed[value]
+        return out
+
+    @classmethod
     def _refuse_old_spellings(cls, params: dict[str, Any]) -> None:
         """Raise where ``params`` uses a name or value listed as renamed."""
         for old in params:
