@@ -23,6 +23,7 @@ import json
 import numbers
 import os
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +112,21 @@ def _write_graph(h5: h5py.File, grid: Any) -> None:
         _flags(group.create_dataset(name, data=getattr(grid, name)), False, False)
 
 
+def _check_attrs(attrs: dict[str, Any]) -> None:
+    """Raise ``TypeError`` naming the first of ``attrs`` HDF5 cannot store as an attribute
+    (tried on an in-memory file, so that a finished run never fails on it)."""
+    name = f"pdesim-attrs-{uuid.uuid4().hex}"
+    with h5py.File(name, "w", driver="core", backing_store=False) as h5:
+        for key, value in attrs.items():
+            try:
+                h5.attrs[key] = value
+            except (TypeError, ValueError, OverflowError) as exc:
+                raise TypeError(
+                    f"parameter 'attrs': {key!r} = {value!r} cannot be stored as an HDF5 "
+                    f"attribute ({exc})"
+                ) from None
+
+
 class WellWriter:
     """A frame sink that writes one Well-format file, frames streamed as they come.
 
@@ -123,9 +139,10 @@ class WellWriter:
 
     Parameters
     ----------
-    path: the file to create.
+    path: the file to create (not a folder; missing folders above it are made).
     dataset_name: the root ``dataset_name`` attribute (default: the system's name).
-    attrs: extra root attributes (provenance), written on :meth:`close`.
+    attrs: extra root attributes (provenance), written on :meth:`close`; each must be
+        storable as an HDF5 attribute, which is checked here, before any run.
     """
 
     def __init__(
@@ -136,8 +153,13 @@ class WellWriter:
         attrs: dict[str, Any] | None = None,
     ) -> None:
         self.path = Path(path)
+        if self.path.is_dir():
+            raise ValueError(
+                f"parameter 'path' {str(path)!r} is a folder; give the name of a file in it"
+            )
         self.dataset_name = dataset_name
         self.attrs = dict(attrs or {})
+        _check_attrs(self.attrs)
         self.tmp = temporary_path(self.path)
         self._h5: h5py.File | None = None
         self._system: Any = None

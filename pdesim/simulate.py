@@ -42,7 +42,7 @@ from pdesim.grid import Grid
 from pdesim.integrators import StepSizeUnderflow
 from pdesim.systems import System
 from pdesim.systems.base import Stepper, check_fields_shape
-from pdesim.validation import require_int, require_multiple, require_real
+from pdesim.validation import require_int, require_multiple, require_output_file, require_real
 
 Progress = Callable[[int, int], None]
 """``progress(steps_done, steps_total)``, called after each saved frame."""
@@ -196,26 +196,30 @@ def simulate(
     dt: time step (> 0).
     save_every: interval between saved frames, a whole multiple of ``dt``.
     n_traj: number of trajectories (>= 1).
-    seed: root seed; trajectory ``i`` uses ``SeedSequence(seed, spawn_key=(i,))``.
+    seed: root seed, ``0 <= seed < 2**63`` (files store it as a 64-bit integer);
+        trajectory ``i`` uses ``SeedSequence(seed, spawn_key=(i,))``.
     t_warmup: time of the first saved frame; ``t_end - t_warmup`` must be a whole
         multiple of ``save_every``.
     initial: None (the system's default family), the name of one of
         ``system.initial_conditions``, or an array ``(n_traj, n_fields, *space)``.
     method: time-stepping method, one of ``system.methods`` (default: the first).
-    batch_size: trajectories stepped together (default: cache-sized batches).
+    batch_size: trajectories stepped together, >= 1 (default None: cache-sized batches).
     progress: optional callback ``progress(steps_done, steps_total)``.
     sink: where saved frames go (default: memory, returned in ``Run.fields``).
     first_trajectory: global index of the first trajectory, so that a shard of a larger
         ensemble draws the same random numbers as it would in one big run.
-    checkpoint: file of the run's checkpoints (``.npz``); needs ``checkpoint_every``.
+    checkpoint: file of the run's checkpoints (``.npz``); needs ``checkpoint_every``. Its
+        folder must take new files (checked before the run).
     checkpoint_every: time between checkpoints within a batch, a whole multiple of ``dt``.
     resume: continue from ``checkpoint`` if that file exists (else start afresh); the
-        settings must be those of the checkpointed run.
+        settings must be those of the checkpointed run. Needs ``checkpoint``.
 
     Raises
     ------
     SimulationDiverged: a trajectory became non-finite or exceeded the blow-up threshold
         (or the adaptive method's step size underflowed).
+    ValueError, TypeError: a bad argument, named, before anything runs; also a
+        checkpoint of another run, or a damaged one.
     """
     if not isinstance(system, System):
         raise TypeError(
@@ -238,7 +242,11 @@ def simulate(
             f"save_every = {save_every:g}"
         )
     n_saved = span // steps_per_save + 1
-    batch = require_int("batch_size", batch_size or default_batch_size(system), ge=1)
+    batch = (
+        default_batch_size(system)
+        if batch_size is None
+        else require_int("batch_size", batch_size, ge=1)
+    )
 
     first_trajectory = require_int("first_trajectory", first_trajectory, ge=0)
     method = method or system.methods[0]
@@ -261,7 +269,7 @@ def simulate(
         "method": method,
         "batch_size": batch,
     }
-    keeper = _checkpointer(checkpoint, checkpoint_every, dt, sink, settings)
+    keeper = _checkpointer(checkpoint, checkpoint_every, dt, sink, settings, resume)
     position = keeper.load(resume) if keeper is not None else None
     if position is None:
         sink.open(system, n_traj, t)
@@ -421,14 +429,28 @@ class _Checkpointer:
     def load(self, resume: bool) -> _Position | None:
         if not resume or not self.path.exists():
             return None
-        with np.load(self.path, allow_pickle=False) as data:
-            meta = json.loads(str(data["meta"]))
-            state = data["state"].copy()
-            sink_data = {k[5:]: data[k].copy() for k in data.files if k.startswith("sink_")}
+        try:
+            with np.load(self.path, allow_pickle=False) as data:
+                meta = json.loads(str(data["meta"]))
+                state = data["state"].copy()
+                sink_data = {k[5:]: data[k].copy() for k in data.files if k.startswith("sink_")}
+            sink_data.update(meta["sink"])
+            position = _Position(
+                meta["start"], meta["step"], state, meta["stepper"], sink_data, meta["elapsed"]
+            )
+            stored = meta["settings"]
+        # Whatever a truncated or overwritten file raises (numpy's "pickled data" advice,
+        # zipfile, zlib, json, a missing key), it is the same fact: the file is damaged.
+        except Exception as exc:
+            raise ValueError(
+                f"checkpoint {str(self.path)!r} is damaged: it is not a complete checkpoint "
+                f"of pdesim.simulate ({type(exc).__name__}); delete it to start the run over "
+                "(a run without resume overwrites it)"
+            ) from exc
         differ = sorted(
             key
-            for key in set(self.settings) | set(meta["settings"])
-            if self.settings.get(key) != meta["settings"].get(key)
+            for key in set(self.settings) | set(stored)
+            if self.settings.get(key) != stored.get(key)
         )
         if differ:
             raise ValueError(
@@ -436,11 +458,8 @@ class _Checkpointer:
                 f"{', '.join(differ)} differ from this call's; resume with the same settings "
                 "or remove the file"
             )
-        sink_data.update(meta["sink"])
         self.written = True
-        return _Position(
-            meta["start"], meta["step"], state, meta["stepper"], sink_data, meta["elapsed"]
-        )
+        return position
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
@@ -452,15 +471,19 @@ def _checkpointer(
     dt: float,
     sink: FrameSink,
     settings: dict[str, Any],
+    resume: bool,
 ) -> _Checkpointer | None:
     if path is None:
         if every is not None:
             raise ValueError(
                 f"parameter 'checkpoint_every' = {every!r} needs a 'checkpoint' file to write"
             )
+        if resume:
+            raise ValueError("parameter 'resume' = True needs a 'checkpoint' file to resume from")
         return None
     if every is None:
         raise ValueError(f"parameter 'checkpoint' = {str(path)!r} needs 'checkpoint_every'")
+    path = require_output_file("parameter 'checkpoint'", path)
     every = require_real("checkpoint_every", every, gt=0.0)
     steps = require_multiple("checkpoint_every", every, "dt", dt)
     missing = [
@@ -473,7 +496,7 @@ def _checkpointer(
             f"parameter 'sink' ({type(sink).__name__}) cannot be checkpointed: it has no "
             f"{', '.join(missing)} method"
         )
-    return _Checkpointer(Path(path), steps, sink, settings)
+    return _Checkpointer(path, steps, sink, settings)
 
 
 def _check_frame(system: System, frame: np.ndarray, first: int, t: float) -> None:

@@ -61,6 +61,15 @@ def test_initial_array_is_used_as_given(ks1d):
         (lambda: pdesim.make_system("ks1d", L=200.0, N=64), ValueError, "'N' must be >= 3 L / pi"),
         (lambda: pdesim.make_system("ks1d", dealias="3/4"), ValueError, "'dealias'"),
         (lambda: pdesim.make_system("ks1d", nu=1.0), TypeError, "no parameter 'nu'"),
+        # issue 16: no bare OverflowError, and the parameter out of its range is named
+        (lambda: pdesim.make_system("ks1d", L=10**400), ValueError, "'L'.*too large for a float"),
+        (lambda: pdesim.make_system("ks1d", L=1e300), ValueError, "parameter 'L' must be <="),
+        (lambda: pdesim.make_system("ks1d", N=2**40), ValueError, "'N'.*<= 1048576"),
+        (lambda: pdesim.make_system("barkley", eps=1e-300), ValueError, "'eps' = 1e-300"),
+        (lambda: pdesim.make_system("gray_scott", F=1e308), ValueError, "'F' = 1e"),
+        (lambda: pdesim.make_system("rd_spiral", Ly=1e300), ValueError, "'Ly' = 1e"),
+        (lambda: pdesim.make_system("keller_segel", L=1e300), ValueError, "'width'.*'L'"),
+        (lambda: pdesim.make_system("rd_spiral", arms=2**64), ValueError, "'arms'.*64 bits"),
     ],
 )
 def test_bad_system_parameters_name_the_parameter(call, error, message):
@@ -82,6 +91,9 @@ def test_bad_system_parameters_name_the_parameter(call, error, message):
         ({"n_traj": 0}, ValueError, "'n_traj'"),
         ({"n_traj": 1.5}, TypeError, "'n_traj'"),
         ({"seed": -1}, ValueError, "'seed'"),
+        ({"seed": 2**64}, ValueError, "'seed'.*64 bits"),
+        ({"batch_size": 0}, ValueError, "'batch_size'"),
+        ({"resume": True}, ValueError, "'resume' = True needs a 'checkpoint'"),
         ({"initial": "gaussian"}, ValueError, "'initial' must be one of random, kassam_trefethen"),
         ({"initial": np.zeros((1, 1, 32))}, ValueError, r"'initial' must have shape \(1, 1, 64\)"),
         ({"initial": np.full((1, 1, 64), np.nan)}, ValueError, "'initial' contains non-finite"),
@@ -127,3 +139,45 @@ def test_progress_reports_reach_the_total(ks1d):
     )
     assert calls[-1] == (40, 40)
     assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+
+
+def test_derived_limits_do_not_blame_the_grid_for_a_length_no_grid_resolves():
+    with pytest.raises(ValueError) as info:
+        pdesim.make_system("barkley", eps=1e-300)
+    message = str(info.value)
+    assert "'eps' = 1e-300" in message and "parameter 'N' must be" not in message
+    assert "1048576" in message  # the most points an axis can have, not a 152-digit N
+
+
+def test_numpy_run_arguments_are_taken_as_python_numbers(ks1d):
+    run = pdesim.simulate(
+        ks1d,
+        t_end=np.float32(1.0),
+        dt=np.float64(0.25),
+        save_every=np.float32(0.5),
+        n_traj=np.int64(2),
+        seed=np.uint64(3),
+        batch_size=np.int32(1),
+    )
+    assert type(run.seed) is int and run.n_traj == 2 and run.info["batch_size"] == 1
+    expected = pdesim.simulate(ks1d, t_end=1.0, dt=0.25, save_every=0.5, n_traj=2, seed=3)
+    np.testing.assert_array_equal(run.fields["u"], expected.fields["u"])
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "no_meta"])
+def test_a_damaged_checkpoint_is_named_and_says_how_to_start_over(ks1d, tmp_path, damage):
+    path = tmp_path / "run.npz"
+    if damage == "garbage":
+        path.write_bytes(b"this is not a checkpoint" * 10)
+    else:
+        np.savez(path, meta=np.array("{}"), state=np.zeros(1000))
+        if damage == "truncated":
+            path.write_bytes(path.read_bytes()[:300])
+    args = {"t_end": 1.0, "dt": 0.25, "save_every": 0.25, "checkpoint_every": 0.5}
+    with pytest.raises(ValueError) as info:
+        pdesim.simulate(ks1d, checkpoint=path, resume=True, **args)
+    message = str(info.value)
+    assert str(path) in message and "is damaged" in message and "delete it" in message
+    assert "pickle" not in message and "unsafely" not in message
+    run = pdesim.simulate(ks1d, checkpoint=path, resume=False, **args)  # starts over
+    assert len(run.t) == 5 and not path.exists()

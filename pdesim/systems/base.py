@@ -23,7 +23,7 @@ import scipy.fft
 from pdesim.grid import Grid
 from pdesim.integrators import ETDRK4, Nonlinear
 from pdesim.spectral import SpectralTransform
-from pdesim.validation import require_choice
+from pdesim.validation import plain, require_choice
 from pdesim.work_arrays import WorkArrays
 
 
@@ -98,6 +98,9 @@ class System(ABC):
     renamed_values: ClassVar[dict[str, dict[str, str]]] = {}
 
     def __init__(self, **params: Any) -> None:
+        """Validate ``params`` (numpy scalars are taken as the Python numbers they hold,
+        and stored so: :func:`pdesim.validation.plain`)."""
+        params = {key: plain(value) for key, value in params.items()}
         self._refuse_old_spellings(params)
         allowed = [f.name for f in dataclasses.fields(self.Params)]
         unknown = sorted(set(params) - set(allowed))

@@ -15,7 +15,7 @@ import numpy as np
 from pdesim.grid import DEALIAS_RULES
 from pdesim.systems._advection import AdvectedScalar1D
 from pdesim.systems.base import band_limited_noise, parameter
-from pdesim.validation import require_choice, require_int, require_real
+from pdesim.validation import MAX_POINTS, require_choice, require_int, require_real
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class BurgersParams:
     def __post_init__(self) -> None:
         require_real("nu", self.nu, gt=0.0)
         require_real("L", self.L, gt=0.0)
-        require_int("N", self.N, ge=16, even=True)
+        require_int("N", self.N, ge=16, le=MAX_POINTS, even=True)
         require_choice("dealias", self.dealias, DEALIAS_RULES)
 
 

@@ -51,7 +51,7 @@ from pdesim.imex import IMEX
 from pdesim.integrators import ETDRK4
 from pdesim.spectral import SpectralTransform
 from pdesim.systems.base import System, parameter, random_band_field, redefault
-from pdesim.validation import require_choice, require_int, require_real
+from pdesim.validation import MAX_POINTS, require_choice, require_int, require_real
 from pdesim.work_arrays import WorkArrays
 
 SIGNAL_STARTS = ("prepared", "zero")
@@ -91,16 +91,24 @@ class ChemotaxisParams:
         self.check()
         require_int("dim", self.dim, ge=1, le=2)
         require_real("L", self.L, gt=0.0)
-        require_int("N", self.N, ge=8, even=True)
+        require_int("N", self.N, ge=8, le=MAX_POINTS, even=True)
         require_choice("boundary", self.boundary, BOUNDARIES)
         require_real("mass", self.mass, gt=0.0)
         require_real("background", self.background, ge=0.0, lt=1.0)
         require_real("width", self.width, gt=0.0)
+        if 3.0 * (self.L / self.width) > MAX_POINTS:
+            raise ValueError(
+                f"parameters 'width' = {self.width:g} and 'L' = {self.L:g} are out of their "
+                f"useful range: bumps of that width need N >= 3 L / width = "
+                f"{3.0 * (self.L / self.width):.3g} grid points per axis, more than the "
+                f"{MAX_POINTS} a grid axis can have"
+            )
         spacing = self.L / self.N
         if self.width < 3.0 * spacing:
             raise ValueError(
                 f"parameter 'width' must be >= 3 L / N = {3 * spacing:.4g} (three grid "
-                f"spacings) for the initial bumps to be resolved, got {self.width!r}"
+                f"spacings at L={self.L:g}, N={self.N}) for the initial bumps to be "
+                f"resolved, got {self.width!r}"
             )
         require_choice("initial_signal", self.initial_signal, SIGNAL_STARTS)
         require_choice("dealias", self.dealias, DEALIAS_RULES)

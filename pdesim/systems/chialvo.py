@@ -50,7 +50,7 @@ from pdesim.common import SimulationDiverged
 from pdesim.graph import NodeGrid, graph_triangles, ring_diffusion, ring_star_adjacency
 from pdesim.maps import ChialvoMap, fixed_points
 from pdesim.systems.base import System, parameter
-from pdesim.validation import require_choice, require_int, require_real
+from pdesim.validation import MAX_POINTS, require_choice, require_int, require_real
 
 HIGHER_ORDER_FORMS = ("linear", "cubic")
 RING_NORMS = ("2R", "none")
@@ -109,7 +109,8 @@ class ChialvoRingStarParams:
     )
 
     def __post_init__(self) -> None:
-        n = require_int("N", self.N, ge=2)
+        n = require_int("N", self.N, ge=2, le=MAX_POINTS)
+        r = require_int("R", self.R, ge=0, le=MAX_POINTS)  # with an adjacency too: stored
         for name in ("c", "k", "mu", "sigma", "sigma2"):
             require_real(name, getattr(self, name))
         require_real("a", self.a, ge=0.0, lt=1.0)
@@ -122,12 +123,11 @@ class ChialvoRingStarParams:
         require_choice("ring_norm", self.ring_norm, RING_NORMS)
         require_choice("ring_method", self.ring_method, RING_METHODS)
         if self.adjacency is None:
-            if isinstance(self.R, int) and not isinstance(self.R, bool) and self.R > (n - 2) / 2:
+            if 2 * r > n - 2:
                 raise ValueError(
                     f"parameter 'R' must be an integer with 0 <= R <= (N-2)/2 = {(n - 2) / 2:g} "
-                    f"(distinct neighbours on a ring of N-1 = {n - 1} nodes), got R={self.R}"
+                    f"at N={n} (distinct neighbours on a ring of N-1 = {n - 1} nodes), got R={r}"
                 )
-            require_int("R", self.R, ge=0)
         else:
             adj = _matrix("adjacency", self.adjacency, n)
             object.__setattr__(self, "adjacency", tuple(map(tuple, adj.tolist())))

@@ -30,15 +30,21 @@ from pdesim.integrators import Nonlinear
 from pdesim.kernels import derivative_pair, product_sum, rows, scale, sum_of_squares
 from pdesim.systems._advection import AdvectedScalar1D
 from pdesim.systems.base import SpectralSystem, band_limited_noise, parameter
-from pdesim.validation import require_choice, require_int, require_real
+from pdesim.validation import MAX_POINTS, require_choice, require_int, require_real
 
 
 def _validate_ks(params: object) -> None:
     require_real("L", params.L, gt=0.0)
-    require_int("N", params.N, ge=16, even=True)
+    require_int("N", params.N, ge=16, le=MAX_POINTS, even=True)
     require_choice("dealias", params.dealias, DEALIAS_RULES)
     # The unstable band is 0 < |k| < 1; the grid's largest wavenumber pi N / L must
     # reach well past it (k_max >= 3), or the dissipative range is not resolved.
+    if 3 * params.L / np.pi > MAX_POINTS:
+        raise ValueError(
+            f"parameter 'L' must be <= pi {MAX_POINTS} / 3 = {np.pi * MAX_POINTS / 3:.6g}: "
+            f"resolving the KS dissipation range needs N >= 3 L / pi grid points and a grid "
+            f"has at most {MAX_POINTS}; got L={params.L:g}"
+        )
     if np.pi * params.N / params.L < 3.0:
         raise ValueError(
             f"parameter 'N' must be >= 3 L / pi = {3 * params.L / np.pi:.1f} to resolve "

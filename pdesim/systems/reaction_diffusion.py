@@ -51,7 +51,7 @@ from pdesim.systems.base import (
     random_band_field,
     redefault,
 )
-from pdesim.validation import require_choice, require_int, require_real
+from pdesim.validation import MAX_POINTS, require_choice, require_int, require_real
 
 
 @dataclass(frozen=True)
@@ -80,26 +80,43 @@ class RectangleParams:
         """Validate the system's own parameters (run before the grid's checks)."""
         raise NotImplementedError
 
-    def resolved_length(self) -> tuple[float, str, float]:
-        """``(min_scale, its name, factor)``: every axis needs ``k_max min_scale >= factor``."""
+    def resolved_length(self) -> tuple[float, str, float, tuple[str, ...]]:
+        """``(min_scale, its name, factor, the parameters it depends on)``: every axis
+        needs ``k_max min_scale >= factor``."""
         raise NotImplementedError
 
     def __post_init__(self) -> None:
         """Check the system's parameters, the box, the grid and the switches, and that the
-        largest wavenumber ``k_max = pi N / L`` of every axis resolves the system's length."""
+        largest wavenumber ``k_max = pi N / L`` of every axis resolves the system's length.
+        Where no grid of at most :data:`~pdesim.validation.MAX_POINTS` points could, the
+        message names the length and the parameters it depends on instead of ``N``."""
         self.check()
         require_real("L", self.L, gt=0.0)
-        require_int("N", self.N, ge=8, even=True)
+        require_int("N", self.N, ge=8, le=MAX_POINTS, even=True)
         ly = self.L if self.Ly is None else require_real("Ly", self.Ly, gt=0.0)
-        ny = self.N if self.Ny is None else require_int("Ny", self.Ny, ge=8, even=True)
+        ny = (
+            self.N
+            if self.Ny is None
+            else require_int("Ny", self.Ny, ge=8, le=MAX_POINTS, even=True)
+        )
         object.__setattr__(self, "Ly", ly)
         object.__setattr__(self, "Ny", ny)
         require_choice("boundary", self.boundary, BOUNDARIES)
         require_choice("dealias", self.dealias, DEALIAS_RULES)
         require_real("rtol", self.rtol, gt=0.0)
         require_real("atol", self.atol, gt=0.0)
-        min_scale, scale_name, factor = self.resolved_length()
+        min_scale, scale_name, factor, depends = self.resolved_length()
         for n_name, n, l_name, length in (("N", self.N, "L", self.L), ("Ny", ny, "Ly", ly)):
+            with np.errstate(divide="ignore", over="ignore"):
+                smallest = factor * length / (np.pi * min_scale)
+            if not smallest <= MAX_POINTS:
+                values = ", ".join(f"{p!r} = {getattr(self, p):g}" for p in (*depends, l_name))
+                raise ValueError(
+                    f"parameters {values} are out of their useful range: resolving "
+                    f"{scale_name} = {min_scale:.3g} at {l_name}={length:g} needs "
+                    f"{n_name} >= {smallest:.3g} grid points (k_max {scale_name} >= "
+                    f"{factor:g}), more than the {MAX_POINTS} a grid axis can have"
+                )
             k_max = np.pi * n / length
             if k_max * min_scale < factor:
                 needed = int(np.ceil(factor * length / (np.pi * min_scale)))
@@ -131,8 +148,8 @@ class RDSpiralParams(RectangleParams):
         require_real("beta", self.beta)
         require_int("arms", self.arms, ge=1)
 
-    def resolved_length(self) -> tuple[float, str, float]:
-        return np.sqrt(min(self.d1, self.d2)), "sqrt(min(d1, d2))", 1.5
+    def resolved_length(self) -> tuple[float, str, float, tuple[str, ...]]:
+        return np.sqrt(min(self.d1, self.d2)), "sqrt(min(d1, d2))", 1.5, ("d1", "d2")
 
 
 @dataclass(frozen=True)
@@ -152,8 +169,8 @@ class BarkleyParams(RectangleParams):
         require_real("Du", self.Du, gt=0.0)
         require_real("Dv", self.Dv, ge=0.0)
 
-    def resolved_length(self) -> tuple[float, str, float]:
-        return np.sqrt(self.Du * self.eps), "the front width sqrt(Du eps)", 1.0
+    def resolved_length(self) -> tuple[float, str, float, tuple[str, ...]]:
+        return np.sqrt(self.Du * self.eps), "the front width sqrt(Du eps)", 1.0, ("Du", "eps")
 
 
 @dataclass(frozen=True)
@@ -171,9 +188,10 @@ class GrayScottParams(RectangleParams):
         require_real("DA", self.DA, gt=0.0)
         require_real("DB", self.DB, gt=0.0)
 
-    def resolved_length(self) -> tuple[float, str, float]:
+    def resolved_length(self) -> tuple[float, str, float, tuple[str, ...]]:
         scale = np.sqrt(min(self.DA, self.DB) / max(self.F + self.k, 1e-3))
-        return scale, "the pattern length l = sqrt(min(DA, DB) / (F + k))", 1.5
+        name = "the pattern length l = sqrt(min(DA, DB) / (F + k))"
+        return scale, name, 1.5, ("DA", "DB", "F", "k")
 
 
 def random_smooth_field(grid: Grid, rng: np.random.Generator, max_mode: int) -> np.ndarray:
