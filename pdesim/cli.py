@@ -1,13 +1,23 @@
 """The ``pdesim`` command line: ``list``, ``run``, ``data``, ``validate``, ``show``,
-``bifurcation``."""
+``bifurcation``.
+
+Every error is one line on stderr, ``pdesim: error: ...``, naming the option, path or
+parameter, and the exit status says what kind it was (:data:`EXIT_STATUS`): 2 when the
+command line cannot work as given (found before any work starts: outputs are checked
+before a simulation runs), 1 when the work failed (an I/O error while running, an
+unreachable scheduler, a dataset that fails its checks), 3 when a simulation diverged.
+"""
 
 from __future__ import annotations
 
 import argparse
 import ast
 import dataclasses
+import os
+import re
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from pdesim.common import SimulationDiverged
@@ -15,18 +25,101 @@ from pdesim.diagnostics.recorder import RegimeRecorder, regime_report
 from pdesim.io import WellWriter
 from pdesim.simulate import MemorySink, Run, simulate
 from pdesim.systems import SYSTEMS, make_system
+from pdesim.validation import require_output_file, require_output_folder
+
+EXIT_STATUS = """exit status: 0 done; 1 failed while working (an I/O error such as a full disk,
+an unreachable --scheduler, files that fail validation, failed shards); 2 the command
+line cannot work as given (a bad option or parameter value, a missing or unreadable
+input file, an output path that is a folder, lies in a missing folder or cannot be
+written), found before any work starts; 3 a simulation diverged"""
+
+#: Integer literals Python reads in another base (``0x10`` is 16): refused in --set.
+_OTHER_BASE = re.compile(r"^[+-]?0[xXoObB]")
 
 
-def _parse_assignment(text: str) -> tuple[str, Any]:
-    """``"L=22"`` -> ``("L", 22)``; values are Python literals, else strings."""
+def _parse_assignment(text: str, option: str = "--set") -> tuple[str, Any]:
+    """``"L=22"`` -> ``("L", 22)``; values are Python literals, else strings. Integers
+    written in another base than 10 (``0x10``) are refused rather than read."""
     key, sep, raw = text.partition("=")
-    if not sep or not key:
-        raise ValueError(f"--set expects NAME=VALUE, got {text!r}")
+    if not sep or not key.strip():
+        raise ValueError(f"{option} expects NAME=VALUE, got {text!r}")
     try:
         value = ast.literal_eval(raw)
     except (ValueError, SyntaxError):
         value = raw
+    if _OTHER_BASE.match(raw.strip()):
+        raise ValueError(
+            f"{option} {text}: write numbers in decimal ({raw.strip()} would be read as {value})"
+        )
     return key.strip(), value
+
+
+def _parse_settings(items: Sequence[str], option: str = "--set") -> dict[str, Any]:
+    """The ``NAME=VALUE`` items as a dict; a name given twice is refused."""
+    settings: dict[str, Any] = {}
+    for item in items:
+        key, value = _parse_assignment(item, option)
+        if key in settings:
+            raise ValueError(
+                f"{option} {key} is given twice ({key}={settings[key]!r} and {key}={value!r}); "
+                "give it once"
+            )
+        settings[key] = value
+    return settings
+
+
+def _image_file(option: str, path: str) -> Path:
+    """``path`` checked as a picture to write: a writable file in an existing folder, in
+    a format matplotlib writes (from its suffix; none means PNG)."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    checked = require_output_file(option, path, make_folder=False)
+    kind = checked.suffix.lstrip(".").lower() or "png"
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if kind not in formats:
+        raise ValueError(
+            f"{option} {path!r}: cannot write pictures in the format {kind!r}; use one of "
+            f"{', '.join(sorted(formats))}"
+        )
+    return checked
+
+
+def _gif_file(option: str, path: str) -> Path:
+    """``path`` checked as a GIF animation to write (suffix ``.gif``)."""
+    checked = require_output_file(option, path, make_folder=False)
+    if checked.suffix.lower() != ".gif":
+        raise ValueError(f"{option} {path!r}: an animation is written as GIF; name it *.gif")
+    return checked
+
+
+def _distinct_outputs(outputs: dict[str, str | None]) -> None:
+    """Refuse two options that name the same output file."""
+    seen: dict[str, str] = {}
+    for option, path in outputs.items():
+        if path is None:
+            continue
+        key = os.path.realpath(path)
+        if key in seen:
+            raise ValueError(f"{seen[key]} and {option} name the same file {path!r}")
+        seen[key] = option
+
+
+def _input_hdf5(path: str) -> Path:
+    """``path`` checked as an existing HDF5 file to read."""
+    import h5py
+
+    checked = Path(path)
+    if not checked.exists():
+        raise ValueError(f"file {path!r} does not exist")
+    if not checked.is_file():
+        raise ValueError(f"file {path!r} is not a file")
+    try:
+        is_hdf5 = h5py.is_hdf5(checked)
+    except OSError as exc:
+        raise ValueError(f"file {path!r} cannot be read ({exc.strerror or exc})") from None
+    if not is_hdf5:
+        raise ValueError(f"file {path!r} is not an HDF5 file")
+    return checked
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -52,9 +145,23 @@ def _list(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    params = dict(_parse_assignment(item) for item in args.set)
+    params = _parse_settings(args.set)
     system = make_system(args.system, preset=args.preset, **params)
     logs = _log_fields(args, system.field_names, system.name)
+    # Everything the run will write is checked now, not after it has run.
+    if args.out:
+        require_output_file("--out", args.out, make_folder=False)
+    if args.plot:
+        _image_file("--plot", args.plot)
+    if args.gif:
+        _gif_file("--gif", args.gif)
+    if args.checkpoint:
+        require_output_file("--checkpoint", args.checkpoint, make_folder=False)
+    elif args.resume:
+        raise ValueError("--resume needs --checkpoint FILE: the checkpoint to continue from")
+    _distinct_outputs(
+        {"--out": args.out, "--plot": args.plot, "--gif": args.gif, "--checkpoint": args.checkpoint}
+    )
     dt = args.dt if args.dt is not None else system.default_dt
     save_every = args.save_every if args.save_every is not None else dt
     # --out streams frames to the file as they come (memory stays bounded); the
@@ -131,6 +238,16 @@ def _data(args: argparse.Namespace) -> int:
     from pdesim.recipes import load_recipe
 
     recipes = [load_recipe(path, size=args.size) for path in args.recipes]  # all fail early
+    if args.workers is not None:
+        if args.scheduler:
+            raise ValueError(
+                "--workers sets the size of the local cluster; with --scheduler the "
+                "cluster's own workers run the shards: give one of them"
+            )
+        if args.workers < 1:
+            raise ValueError(f"--workers must be an integer >= 1, got {args.workers}")
+    if args.out:
+        require_output_folder("--out", args.out)
     status = 0
     for recipe in recipes:
         total = len(recipe.shards())
@@ -185,6 +302,11 @@ def _show(args: argparse.Namespace) -> int:
     from pdesim.io import read_run
     from pdesim.plots import animate_run, plot_run
 
+    _input_hdf5(args.file)
+    if args.out.lower().endswith(".gif"):
+        _gif_file("--out", args.out)
+    else:
+        _image_file("--out", args.out)
     run = read_run(args.file)
     if not 0 <= args.traj < run.n_traj:
         raise ValueError(f"--traj must be in 0..{run.n_traj - 1}, got {args.traj}")
@@ -202,7 +324,14 @@ def _bifurcation(args: argparse.Namespace) -> int:
     from pdesim.maps import ChialvoMap, bifurcation_diagram, find_bifurcations
     from pdesim.plots import plot_bifurcation
 
-    base = ChialvoMap(**dict(_parse_assignment(item) for item in args.set))
+    fixed = _parse_settings(args.set)
+    if args.param in fixed:
+        raise ValueError(
+            f"--set {args.param}=... fixes the parameter that --param {args.param} varies; "
+            "its values come from --range"
+        )
+    base = ChialvoMap(**fixed)
+    _image_file("--out", args.out)
     lo, hi = args.range
     if not hi > lo:
         raise ValueError(f"--range needs LOW < HIGH, got {lo:g} {hi:g}")
@@ -246,6 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pdesim",
         description="Pseudo-spectral simulators of pattern-forming and chaotic systems.",
+        epilog=EXIT_STATUS,
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -271,7 +401,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("--initial", help="initial-condition family (see `pdesim list`)")
     p_run.add_argument("--method", help="time-stepping method (see `pdesim list`)")
     p_run.add_argument("--batch-size", type=int, help="trajectories stepped together")
-    p_run.add_argument("--out", help="HDF5 file to write (The Well's layout)")
+    p_run.add_argument(
+        "--out", help="HDF5 file to write (The Well's layout), in an existing folder"
+    )
     p_run.add_argument("--plot", help="PNG to write: space-time diagram (1-D) or snapshots (2-D)")
     p_run.add_argument("--gif", help="GIF to write: the first trajectory's frames, animated")
     p_run.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -330,11 +462,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except SimulationDiverged as exc:
-        print(f"pdesim: simulation diverged: {exc}", file=sys.stderr)
+        print(f"pdesim: simulation diverged: {error_line(exc)}", file=sys.stderr)
         return 3
-    except (ValueError, TypeError) as exc:
-        print(f"pdesim: error: {exc}", file=sys.stderr)
+    except (ValueError, TypeError, FileNotFoundError) as exc:
+        print(f"pdesim: error: {error_line(exc)}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        print(f"pdesim: error: {error_line(exc)}", file=sys.stderr)
+        return 1
+
+
+def error_line(exc: Exception) -> str:
+    """An error as one line: an ``OSError`` as its reason and the path(s) it names."""
+    if isinstance(exc, OSError) and exc.strerror and exc.filename is not None:
+        names = " -> ".join(repr(str(n)) for n in (exc.filename, exc.filename2) if n is not None)
+        return f"{exc.strerror}: {names}"
+    return " ".join(str(exc).split())
 
 
 if __name__ == "__main__":

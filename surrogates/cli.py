@@ -1,5 +1,10 @@
 """The ``surrogates`` command line: ``surrogates train --data DIR... --out RUN_DIR`` and
-``surrogates eval RUN_DIR [--horizon N] [--context N]``."""
+``surrogates eval RUN_DIR [--horizon N] [--context N]``.
+
+Errors are one line, ``surrogates: error: ...``, with the exit status of ``pdesim``
+(:data:`EXIT_STATUS`): 2 for a command line that cannot work as given (checked before
+training starts: the run directory, the device), 1 for a failure while working.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +17,15 @@ from pathlib import Path
 
 import torch
 
+from pdesim.cli import error_line
+from pdesim.validation import require_output_folder
 from surrogates.models import CONFIGS, MODELS
 from surrogates.train import TrainConfig, train
+
+EXIT_STATUS = """exit status: 0 done; 1 failed while working (an I/O error such as a full
+disk); 2 the command line cannot work as given (a bad option value, a missing input, a
+--out that is a file or cannot be written, an unknown --device), found before any work
+starts"""
 
 #: Options taken from TrainConfig (name, help); the rest are set explicitly below.
 HELP = {
@@ -116,17 +128,36 @@ def _eval_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
 
 
+def _check_device(text: str) -> None:
+    """Refuse a ``--device`` torch does not know, or a CUDA device this machine lacks."""
+    try:
+        device = torch.device(text)
+    except RuntimeError:
+        raise ValueError(f"--device {text!r} is not a device; use cpu, cuda or cuda:N") from None
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"--device {text!r}: training runs on cpu, cuda or cuda:N")
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if device.type == "cuda" and (device.index or 0) >= count:
+        have = f"this machine has {count} CUDA device(s)" if count else "CUDA is not available"
+        raise ValueError(f"--device {text!r}: {have}; use --device cpu")
+
+
+def _check_eval(args: dict) -> None:
+    """Refuse eval options out of range before anything is loaded."""
+    if args["batch_size"] < 1:
+        raise ValueError(f"--batch-size must be an integer >= 1, got {args['batch_size']}")
+    if args["threads"] < 0:
+        raise ValueError(f"--threads must be an integer >= 0 (0: default), got {args['threads']}")
+
+
 def _eval(args: dict) -> int:
     from surrogates.evaluate import EvalConfig, evaluate
 
+    _check_eval(args)
     threads = args.pop("threads")
     if threads:
         torch.set_num_threads(threads)
-    try:
-        reports = evaluate(EvalConfig(**args))
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"surrogates: error: {exc}", file=sys.stderr)
-        return 2
+    reports = evaluate(EvalConfig(**args))
     for name in reports:
         out = Path(args["run"]) / "eval" / name
         print((out / "summary.md").read_text())
@@ -136,21 +167,32 @@ def _eval(args: dict) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="surrogates", description="Train surrogates on pdesim (Well-format) datasets."
+        prog="surrogates",
+        description="Train surrogates on pdesim (Well-format) datasets.",
+        epilog=EXIT_STATUS,
     )
     sub = parser.add_subparsers(dest="command", required=True)
     _train_parser(sub)
     _eval_parser(sub)
     args = vars(parser.parse_args(argv))
-    if args.pop("command") == "eval":
-        return _eval(args)
-    progress = args.pop("progress")
     try:
-        cfg = TrainConfig(**args)
-        _, summary = train(cfg, log=print, progress=progress)
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"surrogates: error: {exc}", file=sys.stderr)
+        if args.pop("command") == "eval":
+            return _eval(args)
+        return _train(args)
+    except (ValueError, TypeError, FileNotFoundError) as exc:
+        print(f"surrogates: error: {error_line(exc)}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        print(f"surrogates: error: {error_line(exc)}", file=sys.stderr)
+        return 1
+
+
+def _train(args: dict) -> int:
+    progress = args.pop("progress")
+    cfg = TrainConfig(**args)
+    _check_device(cfg.device)
+    require_output_folder("--out", cfg.out)
+    _, summary = train(cfg, log=print, progress=progress)
     if summary["world_size"] == 1 or summary.get("validation"):
         print(json.dumps(summary, indent=2))
     return 0
