@@ -8,6 +8,14 @@ temporary name, renamed when complete (:class:`pdesim.io.WellWriter`). A file th
 exists and carries the recipe's hash is complete and is skipped on a re-run; stale
 files (another recipe hash) and leftovers of killed runs are redone.
 
+A run owns its output directory while it writes: it takes a lock file there
+(:data:`LOCK_NAME`, created with ``O_CREAT | O_EXCL``, naming the process) before
+planning and removes it on the way out, an error or ``KeyboardInterrupt`` included. A
+second run is refused (:class:`OutputDirectoryError`); the lock of a process that no
+longer runs on this host is taken over. The run removes or replaces only files it can
+identify as its own (their provenance names this dataset and the place they were
+written at) and refuses to start beside any other HDF5 file in a split folder.
+
 Determinism: trajectory ``i`` draws from ``SeedSequence(seed, spawn_key=(i,))``, a
 shard's computation does not depend on which worker runs it, and shards use FFTW's
 ``estimate`` planner without wisdom (a timed ``measure`` plan can differ between
@@ -16,24 +24,30 @@ number of workers and after an interrupted, resumed run.
 
 A diverging trajectory never reaches a file: the shard is re-run trajectory by
 trajectory, each diverging one retried at ``dt/2, dt/4, ...`` as the recipe allows
-(``run.dt_halvings``) and otherwise excluded and listed in the summary.
+(``run.dt_halvings``) and otherwise excluded and listed in the summary. A split left
+with fewer trajectories than the recipe asks (an empty one included) is a failure of
+the run, reported in the summary's ``failures``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
 import resource
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from pdesim.common import VERSION, SimulationDiverged
+from pdesim.file_checks import split_contents, split_problems
 from pdesim.io import (
     DT_PER_TRAJECTORY_ATTR,
     EXCLUDED_ATTR,
@@ -49,7 +63,7 @@ from pdesim.io import (
     VERSIONS_ATTR,
     WellWriter,
 )
-from pdesim.recipes import Recipe, Shard, Summary
+from pdesim.recipes import Recipe, Shard, Summary, planned_trajectories
 from pdesim.simulate import Run, simulate
 from pdesim.stats import write_stats
 from pdesim.systems import make_system
@@ -59,6 +73,16 @@ ShardProgress = Callable[[dict[str, Any]], None]
 
 #: Environment every shard runs under (see the module docstring).
 SHARD_ENVIRONMENT = {"PDESIM_FFT_PLANNER": "estimate", "PDESIM_FFT_WISDOM": "off"}
+
+#: The lock file a run holds in its output directory while it writes.
+LOCK_NAME = ".pdesim-data.lock"
+
+log = logging.getLogger(__name__)
+
+
+class OutputDirectoryError(FileExistsError):
+    """The output directory is not this run's to write: another run holds its lock, or a
+    split folder holds an HDF5 file this recipe did not write there."""
 
 
 def _versions() -> dict[str, str]:
@@ -209,32 +233,184 @@ def _run_one_by_one(
     return len(kept), steps, excluded
 
 
-def _is_current(path: Path, recipe_hash: str) -> bool:
+def _create_lock(path: Path, record: dict[str, Any]) -> bool:
+    """Create ``path`` holding ``record`` (JSON) if it does not exist; False if it does."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(record, f, sort_keys=True)
+        f.flush()
+        os.fsync(f.fileno())
+    return True
+
+
+def _read_lock(path: Path) -> tuple[str | None, dict[str, Any] | None]:
+    """The lock file's text and its record (None, None if it is gone; a record of None
+    if it cannot be read as one, e.g. while its holder is still writing it)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, None
+    try:
+        record = json.loads(text)
+    except ValueError:
+        return text, None
+    return text, record if isinstance(record, dict) else None
+
+
+def _holder_alive(record: dict[str, Any]) -> bool | None:
+    """Whether the lock's process runs; None when that cannot be told from this host."""
+    pid = record.get("pid")
+    if record.get("host") != platform.node() or not isinstance(pid, int) or pid <= 0:
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def _describe(record: dict[str, Any] | None) -> str:
+    if record is None:
+        return "an unreadable holder"
+    return (
+        f"pid {record.get('pid')} on host {record.get('host')!r} since {record.get('started')} "
+        f"(recipe {record.get('recipe')!r}, hash {record.get('recipe_hash')})"
+    )
+
+
+def _take_over(lock: Path, record: dict[str, Any]) -> None:
+    """Take ``lock`` if its holder no longer runs on this host, else refuse.
+
+    Only the process that creates the breaker file ``<lock>.break`` (``O_EXCL``) may
+    remove the stale lock, and only after reading it again unchanged, so two runs that
+    find the same stale lock cannot both take the directory."""
+    text, holder = _read_lock(lock)
+    if text is None and _create_lock(lock, record):  # released meanwhile
+        return
+    if text is None:
+        text, holder = _read_lock(lock)
+    alive = None if holder is None else _holder_alive(holder)
+    if alive is not False:
+        unknown = (
+            "pdesim cannot tell from here whether it still runs; "
+            if alive is None
+            else "it is still running; "
+        )
+        raise OutputDirectoryError(
+            f"{lock.parent} is being written by another pdesim data run: the lock file "
+            f"{lock} names {_describe(holder)}; {unknown}wait for it to finish, or, if no "
+            f"run writes there any more, remove the lock file (rm '{lock}') and run again"
+        )
+    breaker = lock.with_name(lock.name + ".break")
+    if not _create_lock(breaker, record):
+        raise OutputDirectoryError(
+            f"another run is taking over the stale lock file {lock} (it holds {breaker}); "
+            f"if no run is active, remove both files (rm '{breaker}' '{lock}') and run again"
+        )
+    try:
+        if _read_lock(lock)[0] == text:
+            lock.unlink()
+        if not _create_lock(lock, record):
+            raise OutputDirectoryError(
+                f"{lock.parent} is being written by another pdesim data run: the lock file "
+                f"{lock} names {_describe(_read_lock(lock)[1])}"
+            )
+    finally:
+        breaker.unlink(missing_ok=True)
+    log.warning("took over the lock file %s of %s, which no longer runs", lock, _describe(holder))
+
+
+@contextmanager
+def output_lock(out_dir: Path, recipe: Recipe) -> Iterator[Path]:
+    """Hold the lock file of ``out_dir`` (created if needed) for the block; yields its path.
+
+    The lock names this process (pid, host, start time, recipe); it is removed on leaving
+    the block, by an exception or ``KeyboardInterrupt`` too. Raises
+    :class:`OutputDirectoryError` naming the lock file and its holder when another run
+    holds it; the lock of a process that no longer runs on this host is taken over.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lock = out_dir / LOCK_NAME
+    record = {
+        "pid": os.getpid(),
+        "host": platform.node(),
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "recipe": recipe.name,
+        "recipe_hash": recipe.hash,
+    }
+    if not _create_lock(lock, record):
+        _take_over(lock, record)
+    try:
+        yield lock
+    finally:
+        if _read_lock(lock)[1] == record:
+            lock.unlink()
+
+
+def _made_here(path: Path, out_dir: Path, name: str) -> tuple[str | None, str]:
+    """(recipe hash, "") if ``path`` is a file ``pdesim data`` wrote for dataset ``name`` at
+    this place, else (None, why it is not)."""
     import h5py
 
+    relative = path.relative_to(out_dir).as_posix()
     try:
         with h5py.File(path, "r") as h5:
-            return h5.attrs.get(RECIPE_HASH_ATTR) == recipe_hash
+            attrs = dict(h5.attrs)
     except OSError:
-        return False
+        return None, "cannot be read as HDF5"
+    recipe_hash, shard = attrs.get(RECIPE_HASH_ATTR), attrs.get(SHARD_ATTR)
+    if not isinstance(recipe_hash, str) or not isinstance(shard, str):
+        return None, "carries no pdesim data provenance"
+    if attrs.get("dataset_name") != name:
+        return None, f"belongs to dataset {attrs.get('dataset_name')!r}"
+    if shard != relative:
+        return None, f"is a copy or a renamed file: it was written as {shard}"
+    return recipe_hash, ""
 
 
 def plan(recipe: Recipe, out_dir: Path) -> tuple[list[Shard], list[Shard]]:
-    """Split the recipe's shards into (to run, already complete); tidy stale files."""
+    """Split the recipe's shards into (to run, already complete); tidy stale files.
+
+    Only files this recipe's dataset made here are removed (those it no longer wants)
+    or replaced (those of another recipe hash), with leftover temporary files of killed
+    runs. Raises :class:`OutputDirectoryError`, before removing anything, if a split
+    folder holds an HDF5 file pdesim cannot identify as its own (every file of a split
+    is read as data). Call it holding :func:`output_lock`.
+    """
     shards = recipe.shards()
     wanted = {out_dir / s.relative_path for s in shards}
+    hashes: dict[Path, str] = {}
+    foreign: list[str] = []
     for split in SPLITS:
         folder = out_dir / "data" / split
         folder.mkdir(parents=True, exist_ok=True)
-        for leftover in folder.glob(".*.tmp"):
+        for path in sorted(folder.glob("*.h*5")):
+            recipe_hash, why = _made_here(path, out_dir, recipe.name)
+            if recipe_hash is None:
+                foreign.append(f"{path} {why}")
+            else:
+                hashes[path] = recipe_hash
+    if foreign:
+        raise OutputDirectoryError(
+            "pdesim data removes or replaces only files it wrote, and every file of a split "
+            "folder is read as data; move these out of the split folders (or delete them) "
+            "and run again: " + "; ".join(foreign)
+        )
+    for split in SPLITS:
+        for leftover in (out_dir / "data" / split).glob(f".{recipe.name}*.tmp"):
             leftover.unlink()
-        for old in folder.glob(f"{recipe.name}*.hdf5"):
-            if old not in wanted:
-                old.unlink()
+    for path in hashes:
+        if path not in wanted:
+            path.unlink()
     todo, done = [], []
     for shard in shards:
-        path = out_dir / shard.relative_path
-        (done if path.exists() and _is_current(path, recipe.hash) else todo).append(shard)
+        current = hashes.get(out_dir / shard.relative_path) == recipe.hash
+        (done if current else todo).append(shard)
     return todo, done
 
 
@@ -270,17 +446,39 @@ def generate(
     workers: worker processes of the local cluster (default: one per core).
     scheduler: address of a running dask scheduler to use instead.
     progress: called with each finished shard's report.
+
+    The summary's ``failures`` list the shards that raised and each split left with
+    fewer (or more) trajectories than the recipe asks. Raises
+    :class:`OutputDirectoryError` if another run holds the output directory or a split
+    folder holds HDF5 files this recipe did not write there (see :func:`plan`).
     """
+    started = time.perf_counter()
+    out_dir = recipe.output_dir(Path(out_base))
+    with output_lock(out_dir, recipe):
+        summary = _generate(recipe, out_dir, workers, scheduler, progress, started)
+    summary.wall_time = time.perf_counter() - started
+    return summary
+
+
+def _generate(
+    recipe: Recipe,
+    out_dir: Path,
+    workers: int | None,
+    scheduler: str | None,
+    progress: ShardProgress | None,
+    started: float,
+) -> Summary:
+    """:func:`generate` in the locked ``out_dir``."""
     from dask.distributed import as_completed
 
     # Here, not at the top: the card draws with matplotlib, which would cost every dask
     # worker that unpickles run_shard about a second to import.
     from pdesim.dataset_card import write_dataset_card
 
-    started = time.perf_counter()
-    out_dir = recipe.output_dir(Path(out_base))
     todo, done = plan(recipe, out_dir)
     summary = Summary(recipe.name, recipe.size, str(out_dir), files_skipped=len(done))
+    #: Diverged trajectories of shards that left no file (the others are in their file).
+    unfiled = dict.fromkeys(SPLITS, 0)
     if todo:
         client, cluster = _client(workers, scheduler)
         try:
@@ -308,12 +506,22 @@ def generate(
                     summary.trajectories += report["trajectories"]
                     summary.trajectory_steps += report["trajectory_steps"]
                     summary.excluded.extend(report["excluded"])
+                    if not report["trajectories"]:
+                        unfiled[shard.split] += len(report["excluded"])
                 if progress is not None:
                     progress(report)
         finally:
             client.close()
             if cluster is not None:
                 cluster.close()
+    contents = split_contents(out_dir, recipe.hash)
+    for split in SPLITS:
+        contents[split]["excluded"] += unfiled[split]
+    asked = planned_trajectories(recipe.raw, recipe.size)
+    summary.failures += [
+        {"split": split, "error": problem}
+        for split, problem in split_problems(contents, asked).items()
+    ]
     files = sorted((out_dir / "data").glob("*/*.hdf5"))
     summary.bytes = sum(f.stat().st_size for f in files)
     up_to_date = not todo and (out_dir / "stats.yaml").exists() and (out_dir / "README.md").exists()
@@ -321,7 +529,6 @@ def generate(
         write_stats(out_dir)
         summary.wall_time = time.perf_counter() - started
         write_dataset_card(recipe, out_dir, summary)
-    summary.wall_time = time.perf_counter() - started
     return summary
 
 

@@ -13,18 +13,24 @@ right size.
 Data: non-finite values, float32 fields, trajectories frozen in time or constant
 in space and time, extreme outliers (beyond ``OUTLIER_SIGMAS`` standard deviations
 of the file), and for a dataset: files of one name, dimension and resolution per
-split, and a ``stats.yaml`` that agrees with the train split.
+split, one recipe hash over all files, each file where it was written, every split
+holding the trajectories its recipe asks (a dataset without a recipe: every split
+non-empty), and a ``stats.yaml`` that agrees with the train split.
 """
 
 from __future__ import annotations
 
+import json
 import os
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
 
-from pdesim.io import SPLITS
+from pdesim.io import EXCLUDED_ATTR, RECIPE_ATTR, RECIPE_HASH_ATTR, SHARD_ATTR, SIZE_ATTR, SPLITS
+from pdesim.recipes import planned_trajectories
 from pdesim.stats import STAT_KEYS, compute_stats, read_stats
 
 OUTLIER_SIGMAS = 50.0
@@ -230,6 +236,103 @@ def check_file(path: str | os.PathLike) -> list[str]:
     return problems
 
 
+def split_contents(
+    dataset_dir: str | os.PathLike, recipe_hash: str | None = None
+) -> dict[str, dict[str, int]]:
+    """Per split, the ``files``, ``trajectories`` and ``excluded`` (diverged, recorded in
+    the files) of the HDF5 files that can be opened and, if ``recipe_hash`` is given,
+    carry it."""
+    root = Path(dataset_dir)
+    contents = {split: {"files": 0, "trajectories": 0, "excluded": 0} for split in SPLITS}
+    for split in SPLITS:
+        for path in sorted((root / "data" / split).glob("*.h*5")):
+            try:
+                with h5py.File(path, "r") as h5:
+                    attrs = dict(h5.attrs)
+            except OSError:
+                continue
+            if recipe_hash is not None and attrs.get(RECIPE_HASH_ATTR) != recipe_hash:
+                continue
+            contents[split]["files"] += 1
+            contents[split]["trajectories"] += int(attrs.get("n_trajectories", 0))
+            contents[split]["excluded"] += len(json.loads(attrs.get(EXCLUDED_ATTR, "[]")))
+    return contents
+
+
+def split_problems(contents: dict[str, dict[str, int]], asked: dict[str, int]) -> dict[str, str]:
+    """A message for each split whose trajectories (:func:`split_contents`) are not the
+    number ``asked`` by the recipe."""
+    problems = {}
+    for split, wanted in asked.items():
+        found, excluded = contents[split]["trajectories"], contents[split]["excluded"]
+        why = f" ({excluded} diverged and were excluded)" if excluded else ""
+        if found > wanted:
+            problems[split] = (
+                f"split '{split}' has {found} trajectories, more than the {wanted} the recipe asks"
+            )
+        elif found == 0 and wanted:
+            problems[split] = (
+                f"split '{split}' is empty: the recipe asks {wanted} trajectories{why}"
+            )
+        elif found < wanted:
+            problems[split] = (
+                f"split '{split}' has {found} of the {wanted} trajectories the recipe asks{why}"
+            )
+    return problems
+
+
+def _stamp(h5: h5py.File) -> dict[str, Any]:
+    """The provenance a dataset's files must agree on (None where a file has none)."""
+    attrs = h5.attrs
+    return {
+        key: attrs.get(attr)
+        for key, attr in (
+            ("hash", RECIPE_HASH_ATTR),
+            ("recipe", RECIPE_ATTR),
+            ("size", SIZE_ATTR),
+            ("shard", SHARD_ATTR),
+        )
+    }
+
+
+def _provenance_problems(root: Path, stamps: dict[Path, dict[str, Any]]) -> list[str]:
+    """One recipe hash over the files, each file where it was written, and every split
+    holding what the recipe of the most common hash asks (counting all files)."""
+    problems = []
+    hashes = Counter(stamp["hash"] for stamp in stamps.values())
+    common = hashes.most_common(1)[0][0] if hashes else None
+    if len(hashes) > 1:
+        odd = [
+            f"{path.relative_to(root).as_posix()} ({stamp['hash'] or 'no recipe hash'})"
+            for path, stamp in stamps.items()
+            if stamp["hash"] != common
+        ]
+        problems.append(
+            f"the files carry {len(hashes)} recipe hashes, so they mix generations: "
+            f"{hashes[common]} carry {common}, these others: {', '.join(odd)}"
+        )
+    for path, stamp in stamps.items():
+        relative = path.relative_to(root).as_posix()
+        if isinstance(stamp["shard"], str) and stamp["shard"] != relative:
+            problems.append(
+                f"{relative} was written as {stamp['shard']}: a copied or renamed file "
+                "is not part of the dataset"
+            )
+    if common is None:
+        for split in SPLITS[1:]:
+            if not any(path.parent.name == split for path in stamps):
+                problems.append(f"the {split} split has no files")
+        return problems
+    stamp = next(s for s in stamps.values() if s["hash"] == common)
+    try:
+        asked = planned_trajectories(json.loads(stamp["recipe"]), str(stamp["size"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        problems.append(f"cannot tell how many trajectories the stored recipe asks: {exc!r}")
+        return problems
+    problems += split_problems(split_contents(root), asked).values()  # mixing: see above
+    return problems
+
+
 def check_dataset(dataset_dir: str | os.PathLike) -> dict[str, list[str]]:
     """Problems per file and for the dataset as a whole (key ``"dataset"``)."""
     root = Path(dataset_dir)
@@ -237,6 +340,7 @@ def check_dataset(dataset_dir: str | os.PathLike) -> dict[str, list[str]]:
     overall: list[str] = []
     if not (root / "data" / "train").is_dir():
         return {"dataset": [f"{root} has no data/train folder"]}
+    stamps: dict[Path, dict[str, Any]] = {}
     for split in SPLITS:
         signatures = set()
         for path in sorted((root / "data" / split).glob("*.h*5")):
@@ -247,12 +351,14 @@ def check_dataset(dataset_dir: str | os.PathLike) -> dict[str, list[str]]:
                     dims = [str(d) for d in h5["dimensions"].attrs["spatial_dims"]]
                     shape = tuple(h5["dimensions"][d].shape[-1] for d in dims)
                     signatures.add((str(h5.attrs["dataset_name"]), len(dims), shape))
+                    stamps[path] = _stamp(h5)
         if len(signatures) > 1:
             overall.append(
                 f"split '{split}' mixes names/dimensions/resolutions: {sorted(signatures)}"
             )
     if not any(p.startswith(str(root / "data" / "train")) for p in report):
         overall.append("the train split has no files")
+    overall += _provenance_problems(root, stamps)
     stats_path = root / "stats.yaml"
     if not stats_path.exists():
         overall.append("stats.yaml is missing")

@@ -152,6 +152,21 @@ class Summary:
         return not self.failures
 
 
+def planned_trajectories(raw: dict[str, Any], size: str) -> dict[str, int]:
+    """Trajectories a recipe (its parsed TOML, as stored in every file it made) asks per
+    split at ``size``: the split's count times the number of parameter settings.
+
+    Raises ``KeyError``/``TypeError``/``ValueError`` for a recipe that does not say."""
+    spec = raw["sizes"][size]
+    settings = 1
+    for value in raw.get("parameters", {}).values():
+        if isinstance(value, list):
+            settings *= len(value)
+        elif isinstance(value, dict):
+            settings *= int(value["samples"])
+    return {split: int(spec[split]) * settings for split in SPLITS}
+
+
 def _setting_label(params: dict[str, Any], swept: tuple[str, ...]) -> str:
     return "".join(
         f"_{k}_{params[k]:.6g}" if isinstance(params[k], float) else f"_{k}_{params[k]}"

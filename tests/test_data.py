@@ -2,6 +2,9 @@
 
 import json
 import os
+import platform
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,7 +22,7 @@ from pdesim.cli import main
 from pdesim.data import generate
 from pdesim.file_checks import check_dataset, check_file
 from pdesim.recipes import RecipeError, load_recipe
-from pdesim.stats import compute_stats, read_stats
+from pdesim.stats import compute_stats, read_stats, write_stats
 
 RECIPE = """
 name = "tiny"
@@ -165,20 +168,30 @@ def test_diverging_trajectories_are_retried_at_smaller_dt(tmp_path):
         assert np.isfinite(h5["t0_fields/u"][()]).all()
 
 
-def test_diverging_trajectories_without_retries_are_excluded_and_reported(tmp_path):
+def test_diverging_trajectories_without_retries_are_excluded_and_reported(tmp_path, capsys):
     text = RECIPE.replace("dt = 0.25", "dt = 5.0").replace("save_every = 1.0", "save_every = 5.0")
     text = (
         text.replace("t_warmup = 10.0", "t_warmup = 500.0")
         .replace("t_duration = 10.0", "t_duration = 100.0")
         .replace("dt_halvings = 1", "dt_halvings = 0")
     )
-    summary = generate(load_recipe(write_recipe(tmp_path, text)), tmp_path, workers=1)
+    path = write_recipe(tmp_path, text)
+    summary = generate(load_recipe(path), tmp_path, workers=1)
     assert summary.trajectories == 0 and summary.files_written == 0
     assert len(summary.excluded) == 8
     first = summary.excluded[0]
     assert first["seed"] == 11 and first["params"] == {"L": 22.0, "N": 32}
     assert first["time"] > 0 and "non-finite" in first["reason"]
     assert not list((tmp_path / "tiny").glob("data/*/*"))
+    # Every split is empty: the run failed, and says which split and why.
+    assert not summary.ok
+    assert {f["split"]: f["error"] for f in summary.failures} == {
+        split: f"split '{split}' is empty: the recipe asks {n} trajectories ({n} diverged and "
+        "were excluded)"
+        for split, n in (("train", 4), ("valid", 2), ("test", 2))
+    }
+    assert main(["data", str(path), "--workers", "1", "--quiet"]) == 1
+    assert "split 'valid' is empty: the recipe asks 2" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
@@ -234,6 +247,11 @@ def test_sweeps_and_ranges_make_one_setting_per_value(tmp_path):
         load_recipe(write_recipe(tmp_path, **{"N = 32": "N = [32.5]"}))
     indices = [s.first_trajectory for s in recipe.shards()]
     assert indices == sorted(indices) and len(set(indices)) == len(indices)
+    from pdesim.recipes import planned_trajectories
+
+    assert planned_trajectories(recipe.raw, recipe.size) == {
+        split: 4 * count for split, count in recipe.counts.items()
+    }
 
 
 def test_the_well_reads_our_dataset(reference):
@@ -273,6 +291,127 @@ def test_validate_reports_broken_files(reference, tmp_path, capsys):
     (other / "stats.yaml").write_text(yaml.safe_dump(stats))
     assert main(["validate", str(other)]) == 1
     assert "stats.yaml mean[u]" in capsys.readouterr().out
+
+
+LOCK = ".pdesim-data.lock"
+
+
+def _lock_record(pid: int, host: str | None = None) -> str:
+    return json.dumps(
+        {
+            "pid": pid,
+            "host": host or platform.node(),
+            "started": "2026-01-01T00:00:00+00:00",
+            "recipe": "tiny",
+            "recipe_hash": "0123456789abcdef",
+        }
+    )
+
+
+def test_a_run_is_refused_while_another_holds_the_output_directory(tmp_path):
+    recipe = load_recipe(write_recipe(tmp_path))
+    out = tmp_path / "tiny"
+    out.mkdir()
+    lock = out / LOCK
+    lock.write_text(_lock_record(os.getpid()))  # a live process on this host
+    message = rf"lock file {re.escape(str(lock))} names pid {os.getpid()} on host .*still running"
+    with pytest.raises(FileExistsError, match=message):
+        generate(recipe, tmp_path, workers=1)
+    assert not (out / "data").exists()  # refused before any planning
+    assert lock.read_text() == _lock_record(os.getpid())  # and the holder's lock left alone
+    lock.write_text(_lock_record(1, host="elsewhere"))
+    with pytest.raises(FileExistsError, match=r"host 'elsewhere'.*cannot tell.*rm '"):
+        generate(recipe, tmp_path, workers=1)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    lock.write_text(_lock_record(dead.pid))
+    (out / (LOCK + ".break")).write_text(_lock_record(os.getpid()))  # a takeover under way
+    with pytest.raises(FileExistsError, match=r"taking over the stale lock file"):
+        generate(recipe, tmp_path, workers=1)
+    assert not (out / "data").exists()
+
+
+def test_a_stale_lock_is_taken_over_and_every_exit_releases_the_lock(
+    reference, tmp_path, monkeypatch
+):
+    shutil.copytree(reference, tmp_path / "tiny")
+    recipe = load_recipe(write_recipe(tmp_path))
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    lock = tmp_path / "tiny" / LOCK
+    lock.write_text(_lock_record(dead.pid))  # left by a killed run
+    summary = generate(recipe, tmp_path, workers=1)  # complete already: no cluster
+    assert summary.ok and summary.files_skipped == 4
+    assert not lock.exists()
+
+    def interrupted(*args, **kwargs):
+        assert lock.exists()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("pdesim.data.plan", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        generate(recipe, tmp_path, workers=1)
+    assert not lock.exists()
+
+
+def test_validate_fails_naming_the_files_of_another_recipe_hash(reference, tmp_path, capsys):
+    copy = tmp_path / "tiny"
+    shutil.copytree(reference, copy)
+    with h5py.File(copy / "data/valid/tiny_chunk_000.hdf5", "a") as h5:
+        h5.attrs["pdesim_recipe_hash"] = "0123456789abcdef"  # another seed's file, say
+    (problem,) = check_dataset(copy)["dataset"]
+    assert "2 recipe hashes" in problem and "data/train" not in problem
+    assert "these others: data/valid/tiny_chunk_000.hdf5 (0123456789abcdef)" in problem
+    assert main(["validate", str(copy)]) == 1
+    assert "2 recipe hashes" in capsys.readouterr().out
+
+
+def test_validate_fails_on_a_split_short_of_what_the_recipe_asks(reference, tmp_path, capsys):
+    copy = tmp_path / "tiny"
+    shutil.copytree(reference, copy)
+    shutil.rmtree(copy / "data/valid")
+    (copy / "data/train/tiny_chunk_001.hdf5").unlink()
+    write_stats(copy)  # so that only the counts are wrong
+    assert check_dataset(copy)["dataset"] == [
+        "split 'train' has 2 of the 4 trajectories the recipe asks",
+        "split 'valid' is empty: the recipe asks 2 trajectories",
+    ]
+    assert main(["validate", str(copy)]) == 1
+    assert "split 'valid' is empty" in capsys.readouterr().out
+
+
+def test_generate_removes_or_replaces_only_files_it_made(reference, tmp_path):
+    copy = tmp_path / "tiny"
+    shutil.copytree(reference, copy)
+    recipe = load_recipe(write_recipe(tmp_path))
+    backup = copy / "data/train/tiny_chunk_000_backup.hdf5"
+    shutil.copy(copy / "data/train/tiny_chunk_000.hdf5", backup)
+    before = contents(copy)
+    notes = copy / "data/valid/tiny_notes.hdf5"
+    notes.write_bytes(b"not HDF5")
+    with pytest.raises(FileExistsError) as refused:
+        generate(recipe, tmp_path, workers=1)
+    message = str(refused.value)
+    assert f"{backup} is a copy or a renamed file: it was written as data/train/" in message
+    assert f"{notes} cannot be read as HDF5" in message
+    assert notes.read_bytes() == b"not HDF5"
+    notes.unlink()
+    assert contents(copy) == before  # nothing removed, nothing rewritten
+    backup.rename(tmp_path / backup.name)
+    # A file this dataset made under a name the recipe no longer wants is removed.
+    extra = copy / "data/train/tiny_chunk_002.hdf5"
+    shutil.copy(copy / "data/train/tiny_chunk_001.hdf5", extra)
+    with h5py.File(extra, "a") as h5:
+        h5.attrs["pdesim_shard"] = "data/train/tiny_chunk_002.hdf5"
+    summary = generate(recipe, tmp_path, workers=1)
+    assert summary.ok and summary.files_skipped == 4 and not extra.exists()
+    # A file pdesim did not make, under a name the recipe wants, is not overwritten.
+    target = copy / "data/test/tiny_chunk_000.hdf5"
+    with h5py.File(target, "a") as h5:
+        del h5.attrs["pdesim_recipe_hash"]
+    with pytest.raises(FileExistsError, match=r"tiny_chunk_000.hdf5 carries no pdesim data"):
+        generate(recipe, tmp_path, workers=1)
+    assert target.exists()
 
 
 def test_show_writes_png_and_gif(reference, tmp_path):
