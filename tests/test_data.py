@@ -308,8 +308,9 @@ def _lock_record(pid: int, host: str | None = None) -> str:
     )
 
 
-def test_a_run_is_refused_while_another_holds_the_output_directory(tmp_path):
-    recipe = load_recipe(write_recipe(tmp_path))
+def test_a_run_is_refused_while_another_holds_the_output_directory(tmp_path, capsys):
+    path = write_recipe(tmp_path)
+    recipe = load_recipe(path)
     out = tmp_path / "tiny"
     out.mkdir()
     lock = out / LOCK
@@ -319,6 +320,8 @@ def test_a_run_is_refused_while_another_holds_the_output_directory(tmp_path):
         generate(recipe, tmp_path, workers=1)
     assert not (out / "data").exists()  # refused before any planning
     assert lock.read_text() == _lock_record(os.getpid())  # and the holder's lock left alone
+    assert main(["data", str(path), "--workers", "1", "--quiet"]) == 1
+    assert f"the lock file {lock} names pid {os.getpid()}" in capsys.readouterr().err
     lock.write_text(_lock_record(1, host="elsewhere"))
     with pytest.raises(FileExistsError, match=r"host 'elsewhere'.*cannot tell.*rm '"):
         generate(recipe, tmp_path, workers=1)
