@@ -199,6 +199,8 @@ def test_data_refuses_bad_workers_and_an_out_that_is_a_file(tmp_path, capsys):
 
 def test_an_unreachable_scheduler_is_one_line_and_exit_1(tmp_path, capsys):
     import dask
+    import distributed  # noqa: F401  (its defaults must be loaded before config.set, or
+    # leaving the block below removes the whole "distributed" section for later tests)
 
     with socket.socket() as sock:  # a port nothing listens on
         sock.bind(("127.0.0.1", 0))
