@@ -40,10 +40,12 @@ data: install
 
 # The headline KS1D surrogate: the tiny Walrus trained for long rollouts (input noise,
 # 4-step pushforward loss grown by a curriculum, weight EMA, weights kept by the valid
-# split's closed-loop VPT). About 20 minutes on 2 CPU cores; an interrupted run resumes.
+# split's closed-loop VPT, changes scaled by the state's RMS so that no steady state is
+# absorbing). About 20 minutes on 2 CPU cores; an interrupted run resumes.
 KS1D_RECIPE := --data datasets/ks1d --model walrus --config tiny --steps 3000 \
 	--batch-size 32 --lr 0.001 --warmup 100 --rollout-steps 4 --rollout-curriculum 1000 \
-	--input-noise 0.01 --ema 0.999 --val-every 250 --val-horizon 200 --val-starts 32
+	--input-noise 0.01 --ema 0.999 --delta-scale state --val-every 250 --val-horizon 200 \
+	--val-starts 32
 train: install
 	$(BIN)/surrogates train $(KS1D_RECIPE) --out runs/ks1d --resume
 
