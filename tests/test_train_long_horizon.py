@@ -13,6 +13,7 @@ from surrogates.cli import main
 from surrogates.data import WellWindows
 from surrogates.ema import WeightEMA
 from surrogates.models import build
+from surrogates.runs import build_model
 from surrogates.train import (
     TrainConfig,
     batch_loss,
@@ -208,17 +209,26 @@ def test_bad_long_horizon_options_are_refused(ks1d, tmp_path, capsys):
         ("rollout_curriculum", -1, "rollout_curriculum=-1"),
         ("val_horizon", -5, "val_horizon=-5"),
         ("val_starts", 0, "val_starts=0"),
+        ("delta_scale", "rms", "delta_scale='rms'"),
     ):
         with pytest.raises(ValueError, match=match):
             config([ks1d], tmp_path / "r", **{key: value})
     with pytest.raises(ValueError, match="walrus only"):
         config([ks1d], tmp_path / "r", model="ncde", input_noise=0.1)
+    with pytest.raises(ValueError, match="delta_scale applies to walrus only"):
+        config([ks1d], tmp_path / "r", model="ncde", delta_scale="state")
     assert main(["train", "--data", str(ks1d), "--out", str(tmp_path / "x"), "--ema", "2"]) == 2
     assert "ema=2.0" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     text = capsys.readouterr().out
-    for flag in ("--input-noise", "--rollout-curriculum", "--teacher-forcing", "--ema"):
+    for flag in (
+        "--input-noise",
+        "--rollout-curriculum",
+        "--teacher-forcing",
+        "--ema",
+        "--delta-scale",
+    ):
         assert flag in text
     assert "--val-horizon" in text and "(default 0)" in text
 
@@ -250,3 +260,11 @@ def test_init_from_starts_a_fine_tuning_phase_from_a_runs_weights(ks1d, tmp_path
             h5["t0_fields"].attrs["field_names"] = ["v"]
     with pytest.raises(ValueError, match="holds fields"):
         train(config([other], tmp_path / "y", init_from=str(tmp_path / "first" / BEST)))
+
+
+def test_the_delta_scale_travels_from_the_run_to_the_evaluated_model(ks1d, tmp_path):
+    model, _ = train(config([ks1d], tmp_path / "run", delta_scale="state"))
+    assert model.cfg.delta_scale == "state"
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    rebuilt = build_model(saved, [WellWindows(ks1d, "train", 4, 1).info])
+    assert rebuilt.cfg.delta_scale == "state"

@@ -171,3 +171,28 @@ def test_delta_scale_is_the_rms_of_frame_changes():
     torch.testing.assert_close(
         s.flatten(), (2.0 + 0.5 * torch.arange(5.0)).square().mean().sqrt()[None]
     )
+
+
+def test_a_steady_window_is_absorbing_under_the_changes_scale_and_not_under_the_state():
+    """A window that does not change: Walrus's delta scale falls to eps, so the model
+    cannot move it whatever it outputs; with delta_scale="state" the change is scaled
+    by the window's RMS."""
+    shape, bcs = (16,), [(PERIODIC, PERIODIC)]
+    frame = 1.0 + torch.sin(torch.linspace(0, 6.283, 16))
+    steady = frame.view(1, 1, 1, 16).expand(1, 4, 1, 16).clone()
+    moved = {}
+    for scale in ("changes", "state"):
+        model = build("tiny", [info(shape)], delta_scale=scale).eval()
+        with torch.no_grad():
+            model.codecs["1"].dec2_bias.fill_(1.0)  # a network that asks for a change
+        s, d = model.scales(steady)
+        expected = model.cfg.eps if scale == "changes" else s.flatten().item()
+        torch.testing.assert_close(d.flatten(), torch.tensor([expected]))
+        nxt = model.rollout(steady, 1, bcs, ["u"], ["u"])
+        moved[scale] = (nxt[:, 0] - steady[:, -1]).abs().max().item()
+    assert moved["changes"] < 1e-3 < moved["state"]
+
+
+def test_an_unknown_delta_scale_is_refused_naming_it():
+    with pytest.raises(ValueError, match=r"delta_scale='rms'.*changes, state"):
+        WalrusConfig(delta_scale="rms")
