@@ -33,12 +33,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from pdesim.io import SYSTEM_ATTR, read_provenance, system_from_file
+from pdesim.io import SPLITS, SYSTEM_ATTR, read_provenance, system_from_file
 from pdesim.systems.base import System
 
 WALL, OPEN, PERIODIC = 0, 1, 2
 BC_CODES = {"WALL": WALL, "OPEN": OPEN, "PERIODIC": PERIODIC}
-SPLITS = ("train", "valid", "test")
 
 
 @dataclass(frozen=True)
