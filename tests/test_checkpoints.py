@@ -1,11 +1,8 @@
 """Checkpoint files: atomic and durable saves (file and directory fsynced), checked loads."""
 
-import os
-
 import pytest
 import torch
 
-from surrogates import checkpoints
 from surrogates.checkpoints import RESUME_KEYS, WEIGHT_KEYS, load_checkpoint, save_checkpoint
 
 
@@ -13,17 +10,9 @@ def _state(step: int = 1) -> dict:
     return {"step": step, "model": {"w": torch.ones(2)}, "fields": ["u"], "model_config": {}}
 
 
-def test_save_fsyncs_the_file_and_its_directory(tmp_path, monkeypatch):
-    synced = []
-    real = os.fsync
-
-    def record(fd):
-        synced.append(os.path.isdir(f"/proc/self/fd/{fd}"))
-        real(fd)
-
-    monkeypatch.setattr(checkpoints.os, "fsync", record)
+def test_save_fsyncs_the_file_and_its_directory(tmp_path, fsyncs):
     save_checkpoint(tmp_path / "best.pt", _state())
-    assert synced == [False, True]  # the file's data, then the rename in its directory
+    assert fsyncs == [False, True]  # the file's data, then the rename in its directory
     assert sorted(p.name for p in tmp_path.iterdir()) == ["best.pt"]
     state = load_checkpoint(tmp_path / "best.pt", WEIGHT_KEYS)
     assert state["step"] == 1 and torch.equal(state["model"]["w"], torch.ones(2))

@@ -1,7 +1,5 @@
 """The one atomic writer: a complete new file or the old one, never a temporary left."""
 
-import os
-
 import h5py
 import pytest
 
@@ -13,17 +11,9 @@ def _listing(folder):
     return sorted(p.name for p in folder.iterdir())
 
 
-def test_a_write_fsyncs_the_file_then_its_directory(tmp_path, monkeypatch):
-    synced = []
-    real = os.fsync
-
-    def record(fd):
-        synced.append(os.path.isdir(f"/proc/self/fd/{fd}"))
-        real(fd)
-
-    monkeypatch.setattr(files.os, "fsync", record)
+def test_a_write_fsyncs_the_file_then_its_directory(tmp_path, fsyncs):
     atomic_write_text(tmp_path / "a.txt", "new\n")
-    assert synced == [False, True]  # the file's data, then the rename in its directory
+    assert fsyncs == [False, True]  # the file's data, then the rename in its directory
     assert _listing(tmp_path) == ["a.txt"] and (tmp_path / "a.txt").read_text() == "new\n"
 
 
