@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from scipy.ndimage import gaussian_filter1d
 
-from pdesim.diagnostics import isotropic_spectrum
+from pdesim.diagnostics import isotropic_spectrum, mode_power
 
 EPS = 1e-7
 
@@ -93,12 +93,6 @@ def spectral_bins(shape: tuple[int, ...]) -> np.ndarray:
     return edges
 
 
-def _power(a: np.ndarray) -> np.ndarray:
-    dims = _spatial(a)
-    n = math.prod(a.shape[2:])
-    return np.abs(np.fft.fftn(a, axes=dims)) ** 2 / n**2
-
-
 def _bin_sum(power: np.ndarray, kmag: np.ndarray, edges: np.ndarray) -> np.ndarray:
     out = []
     for i in range(len(edges) - 1):
@@ -113,8 +107,8 @@ def binned_spectral_error(pred, true) -> tuple[np.ndarray, np.ndarray]:
     p, y = _pair(pred, true)
     kmag = _wavenumbers(y.shape[2:])
     edges = spectral_bins(y.shape[2:])
-    mse = _bin_sum(_power(p - y), kmag, edges)
-    ref = _bin_sum(_power(y), kmag, edges)
+    mse = _bin_sum(mode_power(p - y, p.ndim - 2), kmag, edges)
+    ref = _bin_sum(mode_power(y, y.ndim - 2), kmag, edges)
     return mse, mse / (ref + EPS)
 
 

@@ -15,7 +15,7 @@ from pdesim.diagnostics.regimes import (
     phase_singularities,
     rotation_frequency,
 )
-from pdesim.diagnostics.spectra import isotropic_spectrum
+from pdesim.diagnostics.spectra import isotropic_spectrum, mode_power
 from pdesim.diagnostics.statistics import (
     DEFAULT_BINS,
     FrameStatistics,
@@ -45,6 +45,7 @@ __all__ += [
     "excess_kurtosis",
     "frame_statistics",
     "isotropic_spectrum",
+    "mode_power",
     "mutual_information",
     "phase_singularities",
     "rotation_frequency",

@@ -14,6 +14,16 @@ import numpy as np
 from pdesim.validation import require_int, require_real
 
 
+def mode_power(field: np.ndarray, d: int) -> np.ndarray:
+    """``|f_k|^2 / N^2`` of every Fourier mode over the last ``d`` axes of ``field``:
+    ``f_k`` the unnormalised DFT (``numpy.fft.fftn``), ``N`` the number of modes, so the
+    modes' sum is ``mean(f^2)`` (Parseval)."""
+    f = np.asarray(field, dtype=np.float64)
+    axes = tuple(range(-d, 0))
+    n = float(np.prod(f.shape[-d:]))
+    return np.abs(np.fft.fftn(f, axes=axes)) ** 2 / n**2
+
+
 def isotropic_spectrum(
     field: np.ndarray, lengths: Sequence[float], n_bins: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -41,9 +51,7 @@ def isotropic_spectrum(
         raise ValueError(f"parameter 'field' must have >= {d} axes, got shape {f.shape}")
     ls = [require_real(f"lengths[{i}]", length, gt=0.0) for i, length in enumerate(lengths)]
     shape = f.shape[-d:]
-    axes = tuple(range(-d, 0))
-    n = float(np.prod(shape))
-    power = np.abs(np.fft.fftn(f, axes=axes)) ** 2 / n**2
+    power = mode_power(f, d)
     ks = np.meshgrid(
         *[2 * np.pi * np.fft.fftfreq(m, length / m) for m, length in zip(shape, ls, strict=True)],
         indexing="ij",
