@@ -13,6 +13,7 @@ from pathlib import Path
 
 import matplotlib
 import numpy as np
+from matplotlib.animation import PillowWriter
 from matplotlib.figure import Figure
 
 from pdesim.files import atomic_path
@@ -83,6 +84,21 @@ def plot_run(
     return path
 
 
+class _GifWriter(PillowWriter):
+    """matplotlib's Pillow writer, told the format: it otherwise takes it from the file
+    name's suffix, and :func:`pdesim.files.atomic_path`'s temporary name ends in .tmp."""
+
+    def finish(self) -> None:
+        self._frames[0].save(
+            self.outfile,
+            format="GIF",
+            save_all=True,
+            append_images=self._frames[1:],
+            duration=int(1000 / self.fps),
+            loop=0,
+        )
+
+
 def animate_run(
     run: Run,
     path: str | os.PathLike,
@@ -95,7 +111,7 @@ def animate_run(
 
     Fields named in ``log_fields`` get a logarithmic colour (2-D) or y (1-D) scale.
     """
-    from matplotlib.animation import FuncAnimation, PillowWriter
+    from matplotlib.animation import FuncAnimation
 
     path = Path(path)
     names = list(run.fields)
@@ -139,8 +155,8 @@ def animate_run(
         return [*artists, title]
 
     animation = FuncAnimation(fig, draw, frames=frames, blit=False)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    animation.save(path, writer=PillowWriter(fps=fps))
+    with atomic_path(path) as tmp:
+        animation.save(tmp, writer=_GifWriter(fps=fps))
     return path
 
 
