@@ -45,6 +45,7 @@ import scipy.linalg
 import scipy.sparse
 import scipy.sparse.linalg
 
+from pdesim.validation import require_int, require_real
 from surrogates.metrics import first_crossing, vrmse
 from surrogates.rollout import Forecaster, rollout
 
@@ -54,14 +55,6 @@ _CHUNK_ROWS = 4096  # states per float64 accumulation of R~ R~^T
 def _check(name: str, value, ok: bool, allowed: str) -> None:
     if not ok:
         raise ValueError(f"{name}={value!r}; allowed: {allowed}")
-
-
-def _is_int(v) -> bool:
-    return isinstance(v, int | np.integer) and not isinstance(v, bool)
-
-
-def _is_real(v) -> bool:
-    return isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
 
 
 def _check_train(name: str, a, min_t: int) -> np.ndarray:
@@ -88,16 +81,15 @@ class EchoStateNetwork(Forecaster):
         bias: float = 0.0,
         seed: int = 0,
     ) -> None:
-        _check("size", size, _is_int(size) and size >= 1, "an integer >= 1")
-        for name, v in (("spectral_radius", spectral_radius), ("input_scale", input_scale)):
-            _check(name, v, _is_real(v) and 0 < v < math.inf, "a finite real > 0")
-        _check("ridge", ridge, _is_real(ridge) and 0 <= ridge < math.inf, "a finite real >= 0")
-        _check("washout", washout, _is_int(washout) and washout >= 1, "an integer >= 1")
-        _check("degree", degree, _is_real(degree) and 0 < degree < math.inf, "a finite real > 0")
-        _check("bias", bias, _is_real(bias) and 0 <= bias < math.inf, "a finite real >= 0")
-        _check("seed", seed, _is_int(seed) and seed >= 0, "an integer >= 0")
-        self.size, self.spectral_radius, self.input_scale = int(size), spectral_radius, input_scale
-        self.ridge, self.washout, self.n_context = ridge, int(washout), int(washout)
+        size, washout = require_int("size", size, ge=1), require_int("washout", washout, ge=1)
+        spectral_radius = require_real("spectral_radius", spectral_radius, gt=0.0)
+        input_scale = require_real("input_scale", input_scale, gt=0.0)
+        ridge = require_real("ridge", ridge, ge=0.0)
+        degree = require_real("degree", degree, gt=0.0)
+        bias = require_real("bias", bias, ge=0.0)
+        seed = require_int("seed", seed, ge=0)
+        self.size, self.spectral_radius, self.input_scale = size, spectral_radius, input_scale
+        self.ridge, self.washout, self.n_context = ridge, washout, washout
         self.degree, self.bias, self.seed = degree, bias, int(seed)
         self.w_out: np.ndarray | None = None
         self.fit_info: dict = {}
@@ -189,7 +181,7 @@ class EchoStateNetwork(Forecaster):
 
     def fit(self, train: np.ndarray, max_states: int = 100_000) -> EchoStateNetwork:
         """Build the reservoir and fit the readout on ``train (n_traj, T, C, *space)``."""
-        _check("max_states", max_states, _is_int(max_states) and max_states >= 1, "an int >= 1")
+        max_states = require_int("max_states", max_states, ge=1)
         train = _check_train("train", train, self.washout + 1)
         tick = time.perf_counter()
         self._prepare(train, max_states)
@@ -290,9 +282,9 @@ def select_reservoir(
     for k, v in grid.items():
         _check("grid key", k, k in allowed, f"one of {allowed}")
         _check(f"grid[{k!r}]", v, isinstance(v, list | tuple) and len(v) > 0, "a non-empty list")
-    _check("horizon", horizon, _is_int(horizon) and horizon >= 1, "an integer >= 1")
-    _check("n_starts", n_starts, _is_int(n_starts) and n_starts >= 1, "an integer >= 1")
-    _check("max_states", max_states, _is_int(max_states) and max_states >= 1, "an int >= 1")
+    horizon = require_int("horizon", horizon, ge=1)
+    n_starts = require_int("n_starts", n_starts, ge=1)
+    max_states = require_int("max_states", max_states, ge=1)
     run_keys = [k for k in grid if k != "ridge"]
     runs = [
         dict(zip(run_keys, c, strict=True)) for c in itertools.product(*map(grid.get, run_keys))

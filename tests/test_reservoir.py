@@ -141,7 +141,6 @@ def test_select_reservoir_picks_the_best_and_lists_all(monkeypatch):
 def test_bad_input():
     for kwargs, name in [
         ({"size": 0}, "size"),
-        ({"size": 2.5}, "size"),
         ({"spectral_radius": 0.0}, "spectral_radius"),
         ({"input_scale": -1.0}, "input_scale"),
         ({"ridge": -1e-3}, "ridge"),
@@ -150,6 +149,8 @@ def test_bad_input():
     ]:
         with pytest.raises(ValueError, match=name):
             EchoStateNetwork(**kwargs)
+    with pytest.raises(TypeError, match="size"):
+        EchoStateNetwork(size=2.5)
     esn = EchoStateNetwork(size=16, washout=5)
     with pytest.raises(ValueError, match=r"train.*T >= 6"):
         esn.fit(np.zeros((2, 5, 1, 8)))

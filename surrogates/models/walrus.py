@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pdesim.validation import require_int
 from surrogates.data import DatasetInfo
 from surrogates.models.autoregress import autoregressive_frames
 from surrogates.models.jitter import KERNELS, jitter, strides_for, unjitter
@@ -55,9 +56,7 @@ class WalrusConfig:
 
     def __post_init__(self) -> None:
         for key in ("dim", "n_blocks", "n_heads", "intermediate_dim", "groups", "tokens_per_axis"):
-            value = getattr(self, key)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{key}={value!r}; allowed: an integer >= 1")
+            object.__setattr__(self, key, require_int(key, getattr(self, key), ge=1))
         if self.dim % self.n_heads or (self.dim // self.n_heads) % 4:
             raise ValueError(f"dim={self.dim}: must be a multiple of 4 * n_heads={self.n_heads}")
         if self.delta_scale not in DELTA_SCALES:

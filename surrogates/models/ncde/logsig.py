@@ -23,6 +23,8 @@ from collections.abc import Callable
 import torch
 from torch.func import jvp, vmap
 
+from pdesim.validation import require_int
+
 
 def levy_area(x: torch.Tensor) -> torch.Tensor:
     """Levy areas ``(B, C, C)`` of the piecewise-linear path through ``x (B, m+1, C)``."""
@@ -81,8 +83,7 @@ def logode_solve(
 
     Log-ODE steps over windows of ``window`` intervals; a knot inside a window is
     reached by one log-ODE step over the partial window from the window's start."""
-    if not isinstance(window, int) or window < 1:
-        raise ValueError(f"window={window!r}; allowed: an integer >= 1")
+    window = require_int("window", window, ge=1)
     t = knots.shape[1]
     states = {0: z0}
     out = [z0]

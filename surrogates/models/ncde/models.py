@@ -45,6 +45,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from pdesim.validation import require_int
 from surrogates.data import DatasetInfo
 from surrogates.models.autoregress import autoregressive_frames
 from surrogates.models.ncde.latents import make_latent
@@ -78,9 +79,7 @@ class NCDEConfig:
         if self.slice_kind not in SLICE_KINDS:
             raise ValueError(f"slice_kind={self.slice_kind!r}; allowed: {SLICE_KINDS}")
         for key in ("hidden", "width", "n_modes", "proj", "patch", "patch_dim"):
-            value = getattr(self, key)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{key}={value!r}; allowed: an integer >= 1")
+            object.__setattr__(self, key, require_int(key, getattr(self, key), ge=1))
         if not 0 <= self.drop_prob < 1:
             raise ValueError(f"drop_prob={self.drop_prob!r}; allowed: 0 <= p < 1")
 

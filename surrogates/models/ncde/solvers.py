@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import torch
 
+from pdesim.validation import require_int
 from surrogates.models.ncde.paths import CubicPath
 
 METHODS = ("euler", "rk4")
@@ -27,8 +28,7 @@ def cdeint(
     """``z`` at every knot of ``path``: ``(B, T, H)``, starting from ``z0 (B, H)``."""
     if method not in METHODS:
         raise ValueError(f"method={method!r}; allowed: {', '.join(METHODS)}")
-    if not isinstance(n_sub, int) or n_sub < 1:
-        raise ValueError(f"n_sub={n_sub!r}; allowed: an integer >= 1")
+    n_sub = require_int("n_sub", n_sub, ge=1)
 
     def rhs(z: torch.Tensor, k: int, s: float) -> torch.Tensor:
         return torch.bmm(field(z), path.derivative(k, s)[..., None])[..., 0]
