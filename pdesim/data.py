@@ -48,6 +48,7 @@ import numpy as np
 
 from pdesim.common import VERSION, SimulationDiverged
 from pdesim.file_checks import split_contents, split_problems
+from pdesim.files import temporary_path
 from pdesim.io import (
     DT_PER_TRAJECTORY_ATTR,
     EXCLUDED_ATTR,
@@ -67,6 +68,7 @@ from pdesim.recipes import Recipe, Shard, Summary, planned_trajectories
 from pdesim.simulate import Run, simulate
 from pdesim.stats import write_stats
 from pdesim.systems import make_system
+from pdesim.validation import require_int
 
 ShardProgress = Callable[[dict[str, Any]], None]
 """Called with each finished shard's report."""
@@ -106,11 +108,65 @@ def _versions() -> dict[str, str]:
     return versions
 
 
+class SharedFilesystemError(OSError):
+    """A shard's file is not where the client expects it: a worker cannot see the output
+    folder, or wrote where the client cannot see (no filesystem shared at the same
+    absolute path)."""
+
+
+#: What every message about a missing shared filesystem ends with.
+SHARED_FS_HINT = (
+    "pdesim data needs the output directory on a filesystem every worker shares with the "
+    "client, at the same absolute path (docs/running_on_a_cluster.md)"
+)
+
+
+def _this_worker() -> str:
+    """This process as a message names it: ``worker ADDRESS (host H, pid P)`` in a dask
+    worker, ``process (host H, pid P)`` elsewhere."""
+    try:
+        from distributed import get_worker
+
+        name = f"worker {get_worker().address}"
+    except (ImportError, ValueError):  # not running in a dask worker
+        name = "process"
+    return f"{name} (host {platform.node()!r}, pid {os.getpid()})"
+
+
+def _require_output_folder_here(path: str) -> None:
+    """Raise :class:`SharedFilesystemError`, naming this worker and the folder, unless
+    ``path``'s folder exists here and takes a new file (an empty hidden temporary file
+    beside ``path``, created and removed at once; ``plan`` cleans up any left behind).
+
+    The client makes the split folders before any shard runs, so a worker that does not
+    find one does not share the client's filesystem; it must not make the folder (the
+    file would land on the worker's own disk, where the client never sees it)."""
+    folder = Path(path).parent
+    if not folder.is_dir():
+        raise SharedFilesystemError(
+            f"{_this_worker()} cannot see the output folder {str(folder)!r}: it does not "
+            f"exist there; {SHARED_FS_HINT}"
+        )
+    probe = temporary_path(path)
+    try:
+        with open(probe, "x"):
+            pass
+    except OSError as exc:
+        raise SharedFilesystemError(
+            f"{_this_worker()} cannot write to the output folder {str(folder)!r} "
+            f"({exc.strerror or exc}); {SHARED_FS_HINT}"
+        ) from None
+    probe.unlink(missing_ok=True)
+
+
 def run_shard(recipe: Recipe, shard: Shard, path: str) -> dict[str, Any]:
     """Generate one shard into ``path`` (atomically); returns its report.
 
-    Runs in a dask worker; everything it needs is in its arguments.
+    Runs in a dask worker; everything it needs is in its arguments. ``path`` is
+    absolute, and its folder must exist and take new files here (it is on a filesystem
+    the client shares), else :class:`SharedFilesystemError` names the worker and path.
     """
+    _require_output_folder_here(path)
     os.environ.update(SHARD_ENVIRONMENT)
     started = time.perf_counter()
     system = make_system(recipe.system, preset=recipe.preset, **shard.params)
@@ -161,6 +217,7 @@ def run_shard(recipe: Recipe, shard: Shard, path: str) -> dict[str, Any]:
         "write_time": writer.write_seconds,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "worker_pid": os.getpid(),
+        "worker": _this_worker(),
         "bytes": os.path.getsize(path) if os.path.exists(path) else 0,
     }
 
@@ -414,11 +471,35 @@ def plan(recipe: Recipe, out_dir: Path) -> tuple[list[Shard], list[Shard]]:
     return todo, done
 
 
+#: The longest wait, in seconds, for a ``scheduler`` given by address to answer (dask's
+#: own connect timeout, ``distributed.comm.timeouts.connect``, when that is shorter).
+SCHEDULER_TIMEOUT = 10.0
+
+
+class SchedulerUnreachable(ConnectionError):
+    """The dask scheduler given by address did not answer."""
+
+
 def _client(workers: int | None, scheduler: str | None):
+    import dask
     from dask.distributed import Client, LocalCluster
+    from dask.utils import parse_timedelta
 
     if scheduler:
-        return Client(scheduler), None
+        configured = parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"), "s")
+        timeout = min(SCHEDULER_TIMEOUT, configured or SCHEDULER_TIMEOUT)
+        try:
+            return Client(scheduler, timeout=timeout), None
+        except ValueError as exc:
+            raise ValueError(
+                f"parameter 'scheduler' must be a dask scheduler address such as "
+                f"tcp://host:8786, got {scheduler!r} ({exc})"
+            ) from None
+        except OSError as exc:  # TimeoutError included
+            raise SchedulerUnreachable(
+                f"the dask scheduler at {scheduler} did not answer within {timeout:g} s "
+                f"({exc}); is it running, and is the address (host and port) right?"
+            ) from None
     cluster = LocalCluster(
         n_workers=workers or os.cpu_count() or 1,
         threads_per_worker=1,
@@ -443,17 +524,38 @@ def generate(
     recipe: a recipe from :func:`pdesim.recipes.load_recipe`.
     out_base: folder that receives ``<name>/`` (``<name>_<size>/`` for sizes other
         than ``small``).
-    workers: worker processes of the local cluster (default: one per core).
-    scheduler: address of a running dask scheduler to use instead.
+    workers: worker processes of the local cluster (default: one per core), an
+        integer >= 1; not together with ``scheduler``.
+    scheduler: address of a running dask scheduler to use instead (``tcp://host:8786``).
+        Its workers write the files themselves: the output directory must be on a
+        filesystem they share with this process, at the same absolute path.
     progress: called with each finished shard's report.
 
-    The summary's ``failures`` list the shards that raised and each split left with
-    fewer (or more) trajectories than the recipe asks. Raises
-    :class:`OutputDirectoryError` if another run holds the output directory or a split
-    folder holds HDF5 files this recipe did not write there (see :func:`plan`).
+    The summary's ``failures`` list the shards that raised, those whose file is not
+    where this process expects it afterwards (a worker that does not share the output
+    filesystem; :class:`SharedFilesystemError` names the worker and the path), and each
+    split left with fewer (or more) trajectories than the recipe asks. Raises
+    ``ValueError``/``TypeError`` for a bad ``workers`` or ``scheduler`` before anything
+    runs, :class:`SchedulerUnreachable` when ``scheduler`` does not answer within
+    :data:`SCHEDULER_TIMEOUT`, and :class:`OutputDirectoryError` if another run holds
+    the output directory or a split folder holds HDF5 files this recipe did not write
+    there (see :func:`plan`).
     """
     started = time.perf_counter()
-    out_dir = recipe.output_dir(Path(out_base))
+    if workers is not None:
+        require_int("workers", workers, ge=1)
+        if scheduler:
+            raise ValueError(
+                "parameter 'workers' sets the size of the local cluster; with 'scheduler' "
+                "the cluster's own workers run the shards: give one of them"
+            )
+    if scheduler is not None and (not isinstance(scheduler, str) or not scheduler):
+        raise TypeError(
+            f"parameter 'scheduler' must be a dask scheduler address (a str such as "
+            f"tcp://host:8786) or None, got {scheduler!r}"
+        )
+    # Absolute: workers get the paths as they are, whatever their working directory.
+    out_dir = recipe.output_dir(Path(out_base)).resolve()
     with output_lock(out_dir, recipe):
         summary = _generate(recipe, out_dir, workers, scheduler, progress, started)
     summary.wall_time = time.perf_counter() - started
@@ -487,7 +589,7 @@ def _generate(
                     run_shard,
                     recipe,
                     shard,
-                    str(out_dir / shard.relative_path),
+                    _shard_path(out_dir, shard),
                     key=f"{recipe.name}-{recipe.hash}-{shard.split}-{shard.filename}",
                     retries=2,
                     pure=False,
@@ -502,12 +604,18 @@ def _generate(
                     report = {"path": shard.relative_path, "error": f"{type(exc).__name__}: {exc}"}
                     summary.failures.append(report)
                 else:
-                    summary.files_written += report["trajectories"] > 0
-                    summary.trajectories += report["trajectories"]
-                    summary.trajectory_steps += report["trajectory_steps"]
-                    summary.excluded.extend(report["excluded"])
-                    if not report["trajectories"]:
-                        unfiled[shard.split] += len(report["excluded"])
+                    # Checked here, where the dataset is read: a worker without the
+                    # shared filesystem may have written it where only it can see.
+                    if problem := _not_where_expected(report, out_dir, recipe, shard):
+                        report = _misplaced(report, shard, problem, client, future)
+                        summary.failures.append(report)
+                    else:
+                        summary.files_written += report["trajectories"] > 0
+                        summary.trajectories += report["trajectories"]
+                        summary.trajectory_steps += report["trajectory_steps"]
+                        summary.excluded.extend(report["excluded"])
+                        if not report["trajectories"]:
+                            unfiled[shard.split] += len(report["excluded"])
                 if progress is not None:
                     progress(report)
         finally:
@@ -530,6 +638,60 @@ def _generate(
         summary.wall_time = time.perf_counter() - started
         write_dataset_card(recipe, out_dir, summary)
     return summary
+
+
+def _shard_path(out_dir: Path, shard: Shard) -> str:
+    """The absolute path a worker writes ``shard`` to (``out_dir`` is absolute)."""
+    return str(out_dir / shard.relative_path)
+
+
+def _not_where_expected(report: dict[str, Any], out_dir: Path, recipe: Recipe, shard: Shard) -> str:
+    """Why the file of a shard a worker reports done is not, for this process, where it
+    was sent and complete ("" if it is). A shard whose every trajectory diverged writes
+    no file (the split check counts it)."""
+    import h5py
+
+    expected = _shard_path(out_dir, shard)
+    if report.get("path") != expected:
+        return f"reports the path {report.get('path')!r}, not {expected!r} as sent"
+    if not report.get("trajectories"):
+        return ""
+    if not os.path.isfile(expected):
+        return f"the client finds no file at {expected!r}"
+    try:
+        with h5py.File(expected, "r") as h5:
+            found = h5.attrs.get(SHARD_ATTR), h5.attrs.get(RECIPE_HASH_ATTR)
+    except OSError as exc:
+        return f"the client cannot read {expected!r} as HDF5 ({exc})"
+    if found != (shard.relative_path, recipe.hash):
+        return (
+            f"the file at {expected!r} carries shard {found[0]!r} of recipe hash "
+            f"{found[1]!r}, not shard {shard.relative_path!r} of {recipe.hash!r}"
+        )
+    return ""
+
+
+def _misplaced(
+    report: dict[str, Any], shard: Shard, problem: str, client: Any, future: Any
+) -> dict[str, Any]:
+    """The failure record of a shard whose file is not where it was sent."""
+    worker = report.get("worker") or f"worker {_holder(client, future)}"
+    return {
+        "path": shard.relative_path,
+        "error": (
+            f"{SharedFilesystemError.__name__}: {worker} ran shard {shard.relative_path}, "
+            f"but {problem}; {SHARED_FS_HINT}"
+        ),
+    }
+
+
+def _holder(client: Any, future: Any) -> str:
+    """The address of the worker holding ``future``'s result ("unknown" if none is)."""
+    try:
+        addresses = client.who_has([future]).get(future.key, ())
+    except Exception:  # a scheduler gone meanwhile: the message still names the path
+        addresses = ()
+    return ", ".join(addresses) or "unknown"
 
 
 def summary_dict(summary: Summary) -> dict[str, Any]:
