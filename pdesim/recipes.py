@@ -33,6 +33,12 @@ A recipe says what to generate::
 Everything is checked before any work starts; errors name the key. Trajectory ``i``
 of the dataset (numbered over settings, then splits train/valid/test, then files)
 draws from ``SeedSequence(seed, spawn_key=(i,))``.
+
+Sizes are bounded before anything is sampled or planned: at most :data:`MAX_SETTINGS`
+parameter settings, :data:`MAX_FILES` files of at most :data:`MAX_PER_FILE` trajectories and
+:data:`pdesim.resources.MAX_STEPS` time steps per trajectory;
+:meth:`Recipe.require_disk` compares the estimated size of the dataset with the free
+space where it will be written.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +56,7 @@ import numpy as np
 
 from pdesim.common import VERSION
 from pdesim.io import SPLITS
+from pdesim.resources import MAX_STEPS, require_disk
 from pdesim.systems import SYSTEMS, make_system
 from pdesim.validation import require_choice, require_int, require_multiple, require_real
 
@@ -57,6 +65,13 @@ _RUN_KEYS = {"dt", "t_warmup", "t_duration", "save_every", "initial", "method", 
 _SIZE_KEYS = {*SPLITS, "per_file", "t_duration"}
 #: Spawn key of the generator that samples parameter ranges (trajectories use ``(i,)``).
 _PARAMETER_SPAWN_KEY = (2**32 - 1, 0)
+#: Most parameter settings a recipe may ask (the product of its sweeps and range
+#: samples): each is checked by building its system before work starts.
+MAX_SETTINGS = 10_000
+#: Most files (shards, one dask task each) a dataset may have.
+MAX_FILES = 100_000
+#: Most trajectories one file (one shard, one process) may hold.
+MAX_PER_FILE = 10_000
 
 
 class RecipeError(ValueError):
@@ -124,6 +139,34 @@ class Recipe:
         return shards
 
     @property
+    def frames(self) -> int:
+        """Frames stored per trajectory."""
+        return round(float(self.run["t_duration"]) / float(self.run["save_every"])) + 1
+
+    def estimated_bytes(self) -> int:
+        """Bytes of field data the dataset will hold: trajectories x frames x fields x
+        points x 4 (float32), over every setting (files add a little metadata)."""
+        per_setting = sum(self.counts.values()) * self.frames * 4
+        total = 0
+        for params in self.settings:
+            system = make_system(self.system, preset=self.preset, **params)
+            total += per_setting * system.n_fields * system.grid.size
+        return total
+
+    def require_disk(self, out_dir: str | Path) -> None:
+        """Raise ``ValueError`` if the dataset's estimated size (less its HDF5 files already
+        in ``out_dir``, which a resumed run keeps) exceeds the free space of ``out_dir``'s
+        file system (:func:`pdesim.resources.require_disk`)."""
+        out_dir = Path(out_dir)
+        present = sum(p.stat().st_size for p in (out_dir / "data").glob("*/*.hdf5"))
+        trajectories = sum(self.counts.values()) * len(self.settings)
+        require_disk(
+            f"{self.path}: [sizes.{self.size}] {trajectories} trajectories x {self.frames} frames",
+            out_dir,
+            self.estimated_bytes() - present,
+        )
+
+    @property
     def swept(self) -> tuple[str, ...]:
         """Parameters that vary between settings (they name the files)."""
         if len(self.settings) < 2:
@@ -146,6 +189,8 @@ class Summary:
     wall_time: float = 0.0
     excluded: list[dict[str, Any]] = field(default_factory=list)
     failures: list[dict[str, Any]] = field(default_factory=list)
+    #: Files found damaged (content checksums) and generated again: ``{"path", "problems"}``.
+    regenerated: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -208,6 +253,33 @@ def _expand_parameter(path: Path, key: str, spec: Any, rng: np.random.Generator)
             return [float(v) for v in np.exp(rng.uniform(np.log(low), np.log(high), samples))]
         return [float(v) for v in rng.uniform(low, high, samples)]
     return [spec]
+
+
+def _samples(key: str, spec: Any) -> int:
+    """The number of values a parameter's spec gives (1 for a single value)."""
+    if isinstance(spec, dict) and "samples" in spec:  # a missing one: _expand_parameter
+        return require_int(f"parameters.{key}.samples", spec["samples"], ge=1)
+    return 1
+
+
+def _require_settings(path: Path, parameters: dict[str, Any]) -> int:
+    """The number of parameter settings; more than :data:`MAX_SETTINGS` are refused,
+    naming the largest axis, before any range is sampled."""
+    sizes = {
+        key: len(spec) if isinstance(spec, list) else _samples(key, spec)
+        for key, spec in parameters.items()
+    }
+    total = math.prod(sizes.values())
+    if total > MAX_SETTINGS:
+        key = max(sizes, key=sizes.get)
+        what = "samples" if isinstance(parameters[key], dict) else "values"
+        raise _fail(
+            path,
+            f"parameters.{key}" + (".samples" if what == "samples" else ""),
+            f"= {sizes[key]} {what}: the recipe would have {total} parameter settings, more "
+            f"than the {MAX_SETTINGS} a recipe may have (pdesim.recipes.MAX_SETTINGS)",
+        )
+    return total
 
 
 def load_recipe(path: str | Path, size: str = "small") -> Recipe:
@@ -294,8 +366,41 @@ def _validate(path: Path, raw: dict[str, Any], size: str) -> Recipe:
         raise _fail(path, f"sizes.{size}.train", "needs at least one trajectory")
     per_file = require_int(f"sizes.{size}.per_file", size_spec.get("per_file", 16), ge=1)
 
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=_PARAMETER_SPAWN_KEY))
+    steps = (run["t_warmup"] + run["t_duration"]) / dt
+    if not steps <= MAX_STEPS:
+        raise _fail(
+            path,
+            "run.dt",
+            f"= {dt:g} gives (t_warmup + t_duration) / dt = {steps:.3g} steps per trajectory, "
+            f"more than the {MAX_STEPS} a run may take (pdesim.resources.MAX_STEPS)",
+        )
+
     parameters = raw.get("parameters", {})
+    if not isinstance(parameters, dict):
+        raise _fail(path, "parameters", f"must be a table, got {parameters!r}")
+    n_settings = _require_settings(path, parameters)
+    largest_file = min(per_file, max(counts.values()))
+    if largest_file > MAX_PER_FILE:
+        key = "per_file" if "per_file" in size_spec else max(SPLITS, key=counts.get)
+        raise _fail(
+            path,
+            f"sizes.{size}.{key}",
+            f"gives files of {largest_file} trajectories, more than the {MAX_PER_FILE} a file "
+            "may hold (pdesim.recipes.MAX_PER_FILE); set a smaller per_file",
+        )
+    files = n_settings * sum(-(-count // per_file) for count in counts.values())
+    if files > MAX_FILES:
+        biggest = max(SPLITS, key=lambda split: counts[split])
+        raise _fail(
+            path,
+            f"sizes.{size}.{biggest}",
+            f"= {counts[biggest]} trajectories: the dataset would have {files} files "
+            f"({n_settings} setting(s), per_file = {per_file}), more than the {MAX_FILES} a "
+            "dataset may have (pdesim.recipes.MAX_FILES); ask fewer trajectories or more "
+            "per file",
+        )
+
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=_PARAMETER_SPAWN_KEY))
     axes = {key: _expand_parameter(path, key, spec, rng) for key, spec in parameters.items()}
     settings = tuple(
         dict(zip(axes, values, strict=True)) for values in itertools.product(*axes.values())

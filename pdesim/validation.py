@@ -137,6 +137,11 @@ def require_choice(name: str, value: Any, choices: Iterable[str]) -> str:
 def require_multiple(name: str, value: float, of_name: str, step: float) -> int:
     """Return ``value / step`` as an int if ``value`` is a whole multiple of ``step``."""
     ratio = value / step
+    if not math.isfinite(ratio):  # e.g. 1e308 / 0.25: no whole number of steps
+        raise ValueError(
+            f"parameter {name!r} must be a positive whole multiple of {of_name}={step:g}, "
+            f"got {value:g} (more than a float can count of {of_name})"
+        )
     count = round(ratio)
     if count < 1 or abs(ratio - count) > 1e-9 * max(1.0, ratio):
         raise ValueError(

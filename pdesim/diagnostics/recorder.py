@@ -47,6 +47,14 @@ class RegimeRecorder:
         self.values = np.full((n_traj, len(t), system.n_fields), np.nan)
         self.last = np.zeros((n_traj, system.n_fields, *shape))
 
+    def memory_bytes(self, system: Any, n_traj: int, n_frames: int) -> int:
+        """Bytes :meth:`open` will allocate: the wrapped sink's (if it says), the two
+        per-frame numbers of every field and the last frame (float64)."""
+        sized = getattr(self.sink, "memory_bytes", None)
+        inner = sized(system, n_traj, n_frames) if callable(sized) else 0
+        fields = system.n_fields
+        return inner + 8 * n_traj * fields * (2 * n_frames + system.grid.size)
+
     def write(self, first: int, index: int, frame: np.ndarray) -> None:
         self.sink.write(first, index, frame)
         stop = first + frame.shape[0]

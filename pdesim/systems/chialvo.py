@@ -49,6 +49,7 @@ import scipy.sparse as sp
 from pdesim.common import SimulationDiverged
 from pdesim.graph import NodeGrid, graph_triangles, ring_diffusion, ring_star_adjacency
 from pdesim.maps import ChialvoMap, fixed_points
+from pdesim.resources import require_fits
 from pdesim.systems.base import System, parameter
 from pdesim.validation import MAX_POINTS, require_choice, require_int, require_real
 
@@ -180,7 +181,16 @@ class ChialvoRingStar(System):
 
     @cached_property
     def grid(self) -> NodeGrid:
+        """The graph: dense ``N x N`` adjacency and weights (checked to fit in memory with
+        the stepper's dense matrices and the triangle list before they are made)."""
         p = self.params
+        matrices = 4 * 8 * p.N**2  # adjacency, weights, the stepper's matrix, temporaries
+        triangles = 0 if p.simplices is not None else 200 * p.N * (p.R + 1) ** 2
+        require_fits(
+            f"parameter 'N' = {p.N} (a graph of {p.N} nodes is held as dense N x N matrices)",
+            matrices + triangles,
+            [("N x N matrices", matrices), ("triangle list", triangles)],
+        )
         if p.adjacency is not None:
             adjacency = np.array(p.adjacency)
             weights = adjacency
