@@ -151,6 +151,32 @@ def require_multiple(name: str, value: float, of_name: str, step: float) -> int:
     return count
 
 
+def furthest_from_default(
+    params: Any, names: Iterable[str], like: dict[str, str] | None = None
+) -> str:
+    """Of the dataclass fields ``names`` of ``params``, the one whose value lies furthest
+    from its default (by ``|log(value / default)|``): the parameter to name when a limit
+    derived from several of them cannot be met (``eps = 1e-300`` rather than ``Du``).
+
+    ``like`` maps a field without a default of its own (``Ly``) to the one whose default
+    it takes (``L``). A value of 0 with a non-zero default is furthest of all.
+    """
+    table = type(params).__dataclass_fields__
+    like = like or {}
+
+    def distance(name: str) -> float:
+        value = getattr(params, name)
+        default = table[like.get(name, name)].default
+        if not isinstance(default, numbers.Real) or not default or value is None:
+            return 0.0
+        if not value:
+            return math.inf
+        return abs(math.log(abs(float(value)) / abs(float(default))))
+
+    ordered = list(names)
+    return max(ordered, key=distance)  # the first of equals: the caller's order decides
+
+
 def _as_path(label: str, path: Any) -> Path:
     if not isinstance(path, (str, os.PathLike)) or not str(path):
         raise TypeError(f"{label} must be a file name (str or path), got {_describe(path)}")

@@ -51,7 +51,13 @@ from pdesim.imex import IMEX
 from pdesim.integrators import ETDRK4
 from pdesim.spectral import SpectralTransform
 from pdesim.systems.base import System, parameter, random_band_field, redefault
-from pdesim.validation import MAX_POINTS, require_choice, require_int, require_real
+from pdesim.validation import (
+    MAX_POINTS,
+    furthest_from_default,
+    require_choice,
+    require_int,
+    require_real,
+)
 from pdesim.work_arrays import WorkArrays
 
 SIGNAL_STARTS = ("prepared", "zero")
@@ -97,9 +103,12 @@ class ChemotaxisParams:
         require_real("background", self.background, ge=0.0, lt=1.0)
         require_real("width", self.width, gt=0.0)
         if 3.0 * (self.L / self.width) > MAX_POINTS:
+            culprit = furthest_from_default(self, ("width", "L"))
+            other = "L" if culprit == "width" else "width"
             raise ValueError(
-                f"parameters 'width' = {self.width:g} and 'L' = {self.L:g} are out of their "
-                f"useful range: bumps of that width need N >= 3 L / width = "
+                f"parameter {culprit!r} = {getattr(self, culprit):g} is out of its useful "
+                f"range (with {other} = {getattr(self, other):g}): bumps of width "
+                f"{self.width:g} in a box of side {self.L:g} need N >= 3 L / width = "
                 f"{3.0 * (self.L / self.width):.3g} grid points per axis, more than the "
                 f"{MAX_POINTS} a grid axis can have"
             )

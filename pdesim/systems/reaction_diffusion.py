@@ -51,7 +51,13 @@ from pdesim.systems.base import (
     random_band_field,
     redefault,
 )
-from pdesim.validation import MAX_POINTS, require_choice, require_int, require_real
+from pdesim.validation import (
+    MAX_POINTS,
+    furthest_from_default,
+    require_choice,
+    require_int,
+    require_real,
+)
 
 
 @dataclass(frozen=True)
@@ -110,12 +116,15 @@ class RectangleParams:
             with np.errstate(divide="ignore", over="ignore"):
                 smallest = factor * length / (np.pi * min_scale)
             if not smallest <= MAX_POINTS:
-                values = ", ".join(f"{p!r} = {getattr(self, p):g}" for p in (*depends, l_name))
+                names = (*depends, l_name)
+                culprit = furthest_from_default(self, names, like={"Ly": "L"})
+                others = ", ".join(f"{p} = {getattr(self, p):g}" for p in names if p != culprit)
                 raise ValueError(
-                    f"parameters {values} are out of their useful range: resolving "
-                    f"{scale_name} = {min_scale:.3g} at {l_name}={length:g} needs "
-                    f"{n_name} >= {smallest:.3g} grid points (k_max {scale_name} >= "
-                    f"{factor:g}), more than the {MAX_POINTS} a grid axis can have"
+                    f"parameter {culprit!r} = {getattr(self, culprit):g} is out of its useful "
+                    f"range (with {others}): resolving {scale_name} = {min_scale:.3g} at "
+                    f"{l_name}={length:g} needs {n_name} >= {smallest:.3g} grid points "
+                    f"(k_max {scale_name} >= {factor:g}), more than the {MAX_POINTS} a grid "
+                    "axis can have"
                 )
             k_max = np.pi * n / length
             if k_max * min_scale < factor:
