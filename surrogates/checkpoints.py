@@ -29,16 +29,28 @@ def save_checkpoint(path: str | os.PathLike, state: dict) -> None:
         torch.save(state, tmp)
 
 
-def load_checkpoint(path: str | os.PathLike, required: frozenset[str] = RESUME_KEYS) -> dict:
+def load_checkpoint(
+    path: str | os.PathLike, required: frozenset[str] = RESUME_KEYS, remedy: str = ""
+) -> dict:
     """A checkpoint's contents (``required``: the keys it must hold; ``WEIGHT_KEYS`` for
-    ``best.pt``); ValueError naming the file if it is unreadable or incomplete."""
+    ``best.pt``); ValueError naming the file if it is unreadable or incomplete, ending
+    with ``remedy`` (what the caller's user can do about it) when given.
+
+    The message says the file is damaged and names the kind of error only: torch's own
+    text for a damaged file advises loading it with ``weights_only=False``, which would
+    not repair it and would run whatever code a tampered file holds."""
+    tail = f"; {remedy}" if remedy else ""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise ValueError(f"checkpoint {str(path)!r} is corrupt or unreadable: {exc}") from exc
+        raise ValueError(
+            f"checkpoint {str(path)!r} is damaged (corrupt or unreadable: "
+            f"{type(exc).__name__}): it is not a complete checkpoint written by surrogates "
+            f"train{tail}"
+        ) from exc
     if not isinstance(state, dict):
-        raise ValueError(f"checkpoint {str(path)!r} is not a training checkpoint")
+        raise ValueError(f"checkpoint {str(path)!r} is not a training checkpoint{tail}")
     missing = required - set(state)
     if missing:
-        raise ValueError(f"checkpoint {str(path)!r} is incomplete: missing {sorted(missing)}")
+        raise ValueError(f"checkpoint {str(path)!r} is incomplete: missing {sorted(missing)}{tail}")
     return state

@@ -385,7 +385,10 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None, progress: 
             "choose another --out"
         )
     if cfg.resume and ckpt_path.exists():
-        state = load_checkpoint(ckpt_path)
+        state = load_checkpoint(
+            ckpt_path,
+            remedy="remove it to start the run over, or train into another --out without --resume",
+        )
         if state["fields"] != model.fields or state["model_config"] != model.cfg.to_dict():
             raise ValueError(
                 f"checkpoint {str(ckpt_path)!r} is for fields {state['fields']} and model "

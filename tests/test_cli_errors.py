@@ -259,3 +259,21 @@ def test_the_exit_status_is_documented(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     assert "exit status" in capsys.readouterr().out
+
+
+def test_surrogates_resume_from_a_damaged_checkpoint_says_it_is_damaged(tmp_path, capsys):
+    from test_surrogates_data import write_dataset
+
+    from surrogates.cli import main as surrogates
+
+    data = write_dataset(tmp_path / "ks1d", n_traj=4, n_t=16)
+    run = tmp_path / "run"
+    run.mkdir()
+    damaged = run / "checkpoint.pt"
+    damaged.write_bytes(np.random.default_rng(0).bytes(5000))
+    argv = ["train", "--data", str(data), "--out", str(run), "--resume", "--no-progress"]
+    assert surrogates([*argv, "--steps", "1", "--batch-size", "4", "--n-steps-input", "3"]) == 2
+    line = error_line(capsys, "surrogates")
+    assert f"checkpoint {str(damaged)!r} is damaged" in line
+    assert "remove it to start the run over" in line and "without --resume" in line
+    assert "unsafe" not in line and "weights_only" not in line  # torch's advice is wrong here
