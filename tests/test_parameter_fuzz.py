@@ -30,17 +30,72 @@ def _kind(system: str, name: str) -> str:
 
 #: Values no parameter of the kind accepts.
 _BAD = {
-    "real": ["abc", math.nan, math.inf, -math.inf, 10**400, -(10**400), True, [1.0]],
-    "int": ["abc", 2.5, math.nan, math.inf, 10**400, 2**64, True, np.float64(8.0)],
-    "choice": [3, "no-such-choice", 2.5, math.nan],
-    "structure": ["abc", 3, math.nan, [[math.nan]], [[0, 1, 2, 3]]],
+    "real": [
+        "abc",
+        "1.5",
+        math.nan,
+        math.inf,
+        -math.inf,
+        10**400,
+        -(10**400),
+        True,
+        np.True_,
+        [1.0],
+        np.float64(math.nan),
+        np.float32(math.inf),
+        np.longdouble(math.inf),
+        1j,
+    ],
+    "int": [
+        "abc",
+        "8",
+        2.5,
+        math.nan,
+        math.inf,
+        10**400,
+        2**64,
+        -(2**64),
+        True,
+        np.False_,
+        np.float64(8.0),
+        [8],
+    ],
+    "choice": [3, "no-such-choice", 2.5, math.nan, True, b"2/3"],
+    "structure": ["abc", 3, math.nan, [[math.nan]], [[0, 1, 2, 3]], True],
 }
-#: Values some parameters accept: accepted, or refused naming the parameter.
+#: Values some parameters accept: accepted, or refused naming the parameter (None is
+#: the default of the optional ones).
 _MAYBE = {
-    "real": [-5.0, -0.5, 0.0, 1e-300, 1e308, 2**70, *_RANDOM_REALS],
-    "int": [-5, 0, 1, 3, 2**40, 2**62, *_RANDOM_INTS],
-    "choice": [],
-    "structure": [-5, 1e308],
+    "real": [
+        None,
+        -5.0,
+        -0.5,
+        -0.0,
+        0.0,
+        1e-300,
+        1e308,
+        2**70,
+        -(2**70),
+        np.int64(-5),
+        np.uint64(2**64 - 1),
+        *_RANDOM_REALS,
+    ],
+    "int": [
+        None,
+        -5,
+        0,
+        1,
+        3,
+        2**40,
+        2**62,
+        2**63 - 1,
+        -(2**63),
+        np.int64(-5),
+        np.uint64(2**64 - 1),
+        *_RANDOM_INTS,
+    ],
+    "choice": [None],
+    "structure": [None, -5, 1e308],
 }
 
 ROWS = [
