@@ -277,3 +277,12 @@ def test_surrogates_resume_from_a_damaged_checkpoint_says_it_is_damaged(tmp_path
     assert f"checkpoint {str(damaged)!r} is damaged" in line
     assert "remove it to start the run over" in line and "without --resume" in line
     assert "unsafe" not in line and "weights_only" not in line  # torch's advice is wrong here
+
+
+def test_surrogates_train_refuses_a_batch_size_of_0_before_loading(tmp_path, capsys):
+    from surrogates.cli import main as surrogates
+
+    argv = ["train", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "run")]
+    assert surrogates([*argv, "--batch-size", "0", "--no-progress"]) == 2
+    assert "batch_size=0; allowed: an integer >= 1" in error_line(capsys, "surrogates")
+    assert not (tmp_path / "run").exists()
