@@ -125,6 +125,13 @@ def _eval_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--lyapunov", type=float, default=None, help="leading Lyapunov exponent (default: computed)"
     )
+    p.add_argument(
+        "--jitter-samples",
+        type=int,
+        default=1,
+        help="a walrus model predicts the mean of this many jitter draws per step "
+        "(costs as many forward passes; default 1: one draw, as in training)",
+    )
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
 
 
@@ -148,6 +155,8 @@ def _check_eval(args: dict) -> None:
         raise ValueError(f"--batch-size must be an integer >= 1, got {args['batch_size']}")
     if args["threads"] < 0:
         raise ValueError(f"--threads must be an integer >= 0 (0: default), got {args['threads']}")
+    if args["jitter_samples"] < 1:
+        raise ValueError(f"--jitter-samples must be an integer >= 1, got {args['jitter_samples']}")
 
 
 def _eval(args: dict) -> int:

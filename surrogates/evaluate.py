@@ -66,6 +66,7 @@ from surrogates import metrics as m
 from surrogates.data import DatasetInfo, dataset_system
 from surrogates.eval_plots import write_plots
 from surrogates.forecasters import DMD, Climatology, Persistence, Twin
+from surrogates.models.walrus import JitterMean, Walrus
 from surrogates.report import forecaster_entry, json_ready, markdown
 from surrogates.reservoir import select_reservoir
 from surrogates.rollout import BOUND, Forecaster, ModelForecaster, rollout, trajectories
@@ -105,6 +106,7 @@ class EvalConfig:
     seed: int = 0
     reservoir: bool = True  # select and evaluate the echo-state reservoir
     reservoir_grid: dict | None = None  # its search grid (default: surrogates.reservoir's)
+    jitter_samples: int = 1  # a Walrus model's prediction: the mean of this many jitter draws
 
 
 @dataclass
@@ -295,6 +297,13 @@ def evaluate(cfg: EvalConfig) -> dict:
     """Evaluate the run ``cfg.run`` on each of its datasets; returns the reports."""
     run = Path(cfg.run)
     config, model, step = load_model(run)
+    if cfg.jitter_samples != 1:
+        if not isinstance(model, Walrus):
+            raise ValueError(
+                f"jitter_samples={cfg.jitter_samples!r}: only a walrus model has jitter to "
+                f"average over; the run {str(run)!r} holds a {config['model']} model (use 1)"
+            )
+        model = JitterMean(model, cfg.jitter_samples)
     torch.manual_seed(cfg.seed)
     reports = {}
     for root in config["data"]:
@@ -350,6 +359,8 @@ def evaluate_dataset(
         cfg.reservoir_grid,
     )
     label = f"{config['model']} (step {step})"
+    if cfg.jitter_samples > 1:
+        label = f"{config['model']} (step {step}, mean of {cfg.jitter_samples} jitter draws)"
     model_f = ModelForecaster(model, info, needs.pop(model_key), name=label)
     if model_key in {c.key for c in refs} | {"truth"}:
         model_key += "_model"
@@ -414,6 +425,7 @@ def evaluate_dataset(
             "acf_max_lag_steps": max_lag,
             "reservoir_selection_horizon": select_horizon if cfg.reservoir else None,
             "n_pod": N_POD,
+            "jitter_samples": cfg.jitter_samples,
         },
         "solver_frames_per_second": solver_fps,
         "noise_floor": noise_floor(ref),

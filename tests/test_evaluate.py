@@ -408,3 +408,29 @@ def test_without_exponent_or_phase_pair_horizons_are_in_time_units(tmp_path):
     assert "ks1d" in scale["source"] and "phase" in scale["source"]
     lyap = surrogates.evaluate.time_scale(info, test, 0.1, 0.05)
     assert lyap["unit"] == "Lyapunov time" and lyap["length"] == pytest.approx(20.0)
+
+
+def test_jitter_samples_average_the_walrus_prediction_and_are_recorded(run, tmp_path):
+    """--jitter-samples M evaluates the mean of M jitter draws per step: a different
+    rollout from one draw's, named so in the report; refused for 0 and for a model
+    without jitter to average."""
+    mine = tmp_path / "run"
+    shutil.copytree(run, mine, ignore=shutil.ignore_patterns("eval"))
+    rollouts = mine / "eval" / "ks1d" / "rollouts.hdf5"
+    reports, frames = [], []
+    for samples in (1, 2):
+        cfg = EvalConfig(
+            str(mine), horizon=4, lyapunov=0.05, reservoir=False, jitter_samples=samples
+        )
+        reports.append(evaluate(cfg)["ks1d"])
+        with h5py.File(rollouts) as h5:
+            frames.append(h5["walrus/u"][:])
+    assert [r["settings"]["jitter_samples"] for r in reports] == [1, 2]
+    assert "jitter" not in reports[0]["forecasters"]["walrus"]["label"]
+    assert "mean of 2 jitter draws" in reports[1]["forecasters"]["walrus"]["label"]
+    assert not np.array_equal(*frames)
+    assert main(["eval", str(mine), "--jitter-samples", "0"]) == 2
+    cfg = json.loads((mine / "config.json").read_text())
+    (mine / "config.json").write_text(json.dumps({**cfg, "jitter": False}))
+    with pytest.raises(ValueError, match="trained with jitter"):
+        evaluate(EvalConfig(str(mine), horizon=4, lyapunov=0.05, reservoir=False, jitter_samples=2))

@@ -196,3 +196,42 @@ def test_a_steady_window_is_absorbing_under_the_changes_scale_and_not_under_the_
 def test_an_unknown_delta_scale_is_refused_naming_it():
     with pytest.raises(ValueError, match=r"delta_scale='rms'.*changes, state"):
         WalrusConfig(delta_scale="rms")
+
+
+def test_jitter_mean_averages_independent_draws():
+    """The mean of M jitter draws has 1/M of one draw's variance (the draws are
+    independent), keeps the draws' expectation, and the scale d is the window's."""
+    from surrogates.models.walrus import JitterMean
+
+    shape, bcs = (32,), [(PERIODIC, PERIODIC)]
+    x = window(1, 3, 1, shape)
+    model = build("tiny", [info(shape)]).eval()
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for p in model.parameters():  # an untrained output layer predicts ~0: make it speak
+            p.add_(0.05 * torch.randn_like(p))
+        torch.manual_seed(1)
+        single = torch.stack([model(x, bcs, ["u"], ["u"])[0] for _ in range(200)])
+        mean4 = JitterMean(model, 4)
+        torch.manual_seed(2)
+        pairs = [mean4(x, bcs, ["u"], ["u"]) for _ in range(60)]
+    averaged = torch.stack([delta for delta, _ in pairs])
+    ratio = float(averaged.var(0).mean() / single.var(0).mean())
+    assert 0.15 < ratio < 0.4, ratio  # 1/4, within the sampling error of 60 draws
+    spread = float(single.std(0).mean())
+    assert float((averaged.mean(0) - single.mean(0)).abs().mean()) < 0.2 * spread
+    assert all(torch.equal(d, model.scales(x)[1]) for _, d in pairs)
+    rolled = mean4.rollout(x, 3, bcs, ["u"], ["u"])
+    assert rolled.shape == (1, 3, 1, 32) and torch.isfinite(rolled).all()
+
+
+def test_jitter_mean_refuses_a_model_without_jitter_and_a_bad_count():
+    from surrogates.models.walrus import JitterMean
+
+    model = build("tiny", [info((32,))])
+    with pytest.raises(ValueError, match="trained with jitter"):
+        JitterMean(build("tiny", [info((32,))], jitter=False), 4)
+    with pytest.raises(ValueError, match="jitter_samples"):
+        JitterMean(model, 0)
+    with pytest.raises(TypeError, match="jitter_samples"):
+        JitterMean(model, 2.5)
