@@ -276,29 +276,67 @@ def _data(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from pdesim.file_checks import check_dataset, check_file, find_datasets
+    from pdesim.file_checks import (
+        check_dataset,
+        check_file,
+        compare_paths,
+        find_datasets,
+        has_checksums,
+    )
+    from pdesim.io import VOLATILE_ATTRS
 
+    if args.compare:
+        if args.paths:
+            raise ValueError("--compare A B compares two paths; give no other paths with it")
+        a, b = args.compare
+        differences = compare_paths(a, b, ignore=(*VOLATILE_ATTRS, *args.ignore))
+        for line in differences:
+            print(f"DIFF {line}")
+        print(
+            f"{a} and {b}: "
+            + (f"{len(differences)} differences" if differences else "same content")
+        )
+        return 1 if differences else 0
+    if args.ignore:
+        raise ValueError("--ignore names attributes --compare leaves out; give it with --compare")
+    if not args.paths:
+        raise ValueError("give the HDF5 files or dataset folders to check, or --compare A B")
     failed = 0
     checked = 0
+    unchecked = 0
     for target in map(Path, args.paths):
         reports = (
-            {str(target): check_file(target)}
+            {str(target): check_file(target, strict=args.strict)}
             if target.is_file()
-            else {k: v for d in find_datasets(target) for k, v in check_dataset(d).items()}
+            else {
+                k: v
+                for d in find_datasets(target)
+                for k, v in check_dataset(d, strict=args.strict).items()
+            }
         )
         if not reports:
             print(f"{target}: no HDF5 file or dataset found")
             failed += 1
         for where, problems in reports.items():
             checked += where != "dataset"
+            unchecked += where != "dataset" and not problems and not has_checksums(where)
             for problem in problems:
                 print(f"FAIL {where}: {problem}")
             failed += bool(problems)
+    if unchecked:
+        print(
+            f"note: {unchecked} files store no content checksums (written before pdesim "
+            "stored them, or not by pdesim): their values could not be checked; --strict "
+            "fails them"
+        )
     print(f"checked {checked} files: {'all valid' if not failed else f'{failed} with problems'}")
     return 1 if failed else 0
 
 
 def _show(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from pdesim.file_checks import drawing_warnings
     from pdesim.io import read_run
     from pdesim.plots import animate_run, plot_run
 
@@ -307,10 +345,15 @@ def _show(args: argparse.Namespace) -> int:
         _gif_file("--out", args.out)
     else:
         _image_file("--out", args.out)
+    warnings = drawing_warnings(args.file, args.traj)  # refuses types it cannot draw
     run = read_run(args.file)
     if not 0 <= args.traj < run.n_traj:
         raise ValueError(f"--traj must be in 0..{run.n_traj - 1}, got {args.traj}")
     logs = _log_fields(args, list(run.fields), run.system)
+    for line in warnings:
+        print(f"pdesim: warning: {args.file}: {line}", file=sys.stderr)
+    if warnings:  # inf too is drawn blank, as NaN is
+        run.fields = {k: np.where(np.isfinite(v), v, np.nan) for k, v in run.fields.items()}
     if args.out.lower().endswith(".gif"):
         print(f"wrote {animate_run(run, args.out, trajectory=args.traj, log_fields=logs)}")
     else:
@@ -426,8 +469,32 @@ def build_parser() -> argparse.ArgumentParser:
     p_data.add_argument("--quiet", action="store_true", help="no progress bar")
     p_data.set_defaults(func=_data)
 
-    p_validate = sub.add_parser("validate", help="check files/datasets against The Well's format")
-    p_validate.add_argument("paths", nargs="+", help="HDF5 files, dataset folders or their parent")
+    p_validate = sub.add_parser(
+        "validate",
+        help="check files/datasets against The Well's format and their stored checksums",
+    )
+    p_validate.add_argument("paths", nargs="*", help="HDF5 files, dataset folders or their parent")
+    p_validate.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail files that store no content checksums (older files, The Well's own)",
+    )
+    p_validate.add_argument(
+        "--compare",
+        nargs=2,
+        metavar=("A", "B"),
+        help="compare the contents of two files or two dataset folders instead: every "
+        "dataset's values and every attribute; exit 0 if the same, 1 with one line per "
+        "difference",
+    )
+    p_validate.add_argument(
+        "--ignore",
+        action="append",
+        default=[],
+        metavar="ATTR",
+        help="with --compare: an attribute allowed to differ (repeatable), e.g. "
+        "pdesim_versions for files from two environments",
+    )
     p_validate.set_defaults(func=_validate)
 
     p_show = sub.add_parser("show", help="picture of a file: snapshots, space-time diagram, GIF")

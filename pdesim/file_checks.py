@@ -16,6 +16,15 @@ of the file), and for a dataset: files of one name, dimension and resolution per
 split, one recipe hash over all files, each file where it was written, every split
 holding the trajectories its recipe asks (a dataset without a recipe: every split
 non-empty), and a ``stats.yaml`` that agrees with the train split.
+
+Content (:func:`verify_content`): every chunk of every field and time-varying scalar
+dataset is read, so HDF5's fletcher32 checksums are verified and a damaged chunk or
+chunk index is found, and each dataset's stored SHA-256 (``pdesim_sha256``) is
+compared with its values. Files without stored checksums (older pdesim files, The
+Well's own) pass unless ``strict``; a stored checksum that does not match always fails.
+
+Nothing here raises on a damaged file: whatever cannot be read becomes a problem
+string naming the dataset or the file.
 """
 
 from __future__ import annotations
@@ -23,19 +32,122 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
+import yaml
 
-from pdesim.io import EXCLUDED_ATTR, RECIPE_ATTR, RECIPE_HASH_ATTR, SHARD_ATTR, SIZE_ATTR, SPLITS
+from pdesim.io import (
+    DIGEST_ATTR,
+    EXCLUDED_ATTR,
+    RECIPE_ATTR,
+    RECIPE_HASH_ATTR,
+    SHARD_ATTR,
+    SIZE_ATTR,
+    SPLITS,
+    VOLATILE_ATTRS,
+    content_digest,
+)
 from pdesim.recipes import planned_trajectories
 from pdesim.stats import STAT_KEYS, compute_stats, read_stats
 
 OUTLIER_SIGMAS = 50.0
 _ROOT = {"dataset_name": str, "grid_type": str, "n_spatial_dims": int, "n_trajectories": int}
 _BC_TYPES = {"PERIODIC", "WALL", "OPEN"}
+#: The problem of a dataset without a stored checksum, reported only when ``strict``.
+NO_CHECKSUM = (
+    "no content checksum stored (written before pdesim stored them, or not by pdesim); "
+    "its values cannot be checked"
+)
+#: What HDF5 reading may raise on a damaged file (h5py's KeyError for a missing or
+#: unreadable object, OSError/RuntimeError for unreadable bytes).
+_READ_ERRORS = (OSError, KeyError, RuntimeError, ValueError, TypeError, IndexError, AttributeError)
+
+
+class DamagedFileError(ValueError):
+    """A file whose content fails :func:`verify_content` (raised by readers that refuse it)."""
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def content_datasets(h5: h5py.File) -> list[h5py.Dataset]:
+    """The datasets a content checksum covers: every field of ``/t0_fields``,
+    ``/t1_fields``, ``/t2_fields`` and every time-varying dataset of ``/scalars``."""
+    found = []
+    for group in ("t0_fields", "t1_fields", "t2_fields", "scalars"):
+        if group not in h5 or not isinstance(h5[group], h5py.Group):
+            continue
+        for node in h5[group].values():
+            if not isinstance(node, h5py.Dataset):
+                continue
+            if group == "scalars" and not node.attrs.get("time_varying", False):
+                continue
+            found.append(node)
+    return found
+
+
+def has_checksums(path: str | os.PathLike) -> bool:
+    """Whether every dataset :func:`content_datasets` names carries a stored checksum
+    (False for a file that cannot be read; :func:`verify_content` says why)."""
+    try:
+        with h5py.File(path, "r") as h5:
+            return all(DIGEST_ATTR in ds.attrs for ds in content_datasets(h5))
+    except _READ_ERRORS:
+        return False
+
+
+def verify_content(path: str | os.PathLike, *, strict: bool = False) -> list[str]:
+    """Problems with the stored values of ``path`` (empty list: intact).
+
+    Reads every chunk of the datasets :func:`content_datasets` names: a chunk whose
+    fletcher32 checksum fails, a damaged chunk index or a truncated file becomes a
+    problem naming the dataset; a stored ``pdesim_sha256`` that differs from the values
+    is a problem ("the values changed after the file was written"). A dataset without
+    a stored checksum is a problem only when ``strict`` (:data:`NO_CHECKSUM`).
+    Never raises for a damaged file; the one reader that resume, ``validate`` and the
+    surrogates' datasets call.
+    """
+    try:
+        h5 = h5py.File(path, "r")
+    except _READ_ERRORS as exc:
+        return [f"cannot open as HDF5: {_one_line(exc)}"]
+    with h5:
+        return _content_problems(h5, strict)[0]
+
+
+def _content_problems(h5: h5py.File, strict: bool) -> tuple[list[str], bool]:
+    """The problems of :func:`verify_content`, and whether every dataset could be read."""
+    problems: list[str] = []
+    readable = True
+    try:
+        datasets = content_datasets(h5)
+    except _READ_ERRORS as exc:
+        return [f"cannot be read: {_one_line(exc)}"], False
+    for ds in datasets:
+        where = ds.name
+        try:
+            stored = ds.attrs.get(DIGEST_ATTR)
+            actual = content_digest(ds)
+        except _READ_ERRORS as exc:
+            problems.append(
+                f"{where} cannot be read (a damaged chunk or chunk index): {_one_line(exc)}"
+            )
+            readable = False
+            continue
+        if stored is None:
+            if strict:
+                problems.append(f"{where}: {NO_CHECKSUM}")
+        elif not isinstance(stored, str) or stored != actual:
+            problems.append(
+                f"{where}: content checksum mismatch (stored sha256 {str(stored)[:16]}, "
+                f"the values give {actual[:16]}): the values changed after the file was written"
+            )
+    return problems, readable
 
 
 def _is_bool(value: object) -> bool:
@@ -78,6 +190,8 @@ def _check_dimensions(h5: h5py.File, problems: list[str]) -> list[str]:
     dims = h5["dimensions"]
     if "time" not in dims:
         problems.append("/dimensions has no 'time' dataset")
+    elif not isinstance(dims["time"], h5py.Dataset):
+        problems.append("/dimensions/time is not a dataset")
     else:
         _flags(dims["time"], "/dimensions/time", problems)
     spatial = dims.attrs.get("spatial_dims")
@@ -88,7 +202,7 @@ def _check_dimensions(h5: h5py.File, problems: list[str]) -> list[str]:
     if len(spatial) != h5.attrs.get("n_spatial_dims", -1) or not spatial:
         problems.append(f"'spatial_dims' {spatial} does not match n_spatial_dims")
     for name in spatial:
-        if name not in dims:
+        if name not in dims or not isinstance(dims[name], h5py.Dataset):
             problems.append(f"dimension '{name}' has no dataset in /dimensions")
         else:
             _flags(dims[name], f"/dimensions/{name}", problems)
@@ -108,27 +222,43 @@ def _check_fields(h5: h5py.File, order: int, spatial: list[str], problems: list[
             problems.append(f"{where} is named in field_names but missing")
             continue
         ds = group[name]
+        if not isinstance(ds, h5py.Dataset):
+            problems.append(f"{where} is not a dataset")
+            continue
         if not _flags(ds, where, problems):
             continue
-        expected: list[int] = []
+        lengths = _axis_lengths(h5, spatial)
+        expected: list[int | None] = []
         if ds.attrs["sample_varying"]:
             expected.append(int(h5.attrs["n_trajectories"]))
         if ds.attrs["time_varying"]:
-            expected.append(h5["dimensions/time"].shape[-1])
+            expected.append(lengths.get("time"))
         dim_varying = ds.attrs.get("dim_varying")
         if dim_varying is None or not _is_list(dim_varying) or len(dim_varying) != len(spatial):
             problems.append(f"{where} needs 'dim_varying': {len(spatial)} booleans")
             continue
         if not all(_is_bool(v) for v in dim_varying):
             problems.append(f"{where}: 'dim_varying' entries must be booleans")
-        expected += [
-            h5["dimensions"][d].shape[-1] for d, v in zip(spatial, dim_varying, strict=True) if v
-        ]
+        expected += [lengths.get(d) for d, v in zip(spatial, dim_varying, strict=True) if v]
         expected += [len(spatial)] * order
-        if list(ds.shape) != expected:
-            problems.append(f"{where} has shape {ds.shape}, expected {tuple(expected)}")
+        # an axis without its dataset (already a problem) is not compared
+        if len(ds.shape) != len(expected) or any(
+            e is not None and e != n for e, n in zip(expected, ds.shape, strict=True)
+        ):
+            shown = tuple("?" if e is None else e for e in expected)
+            problems.append(f"{where} has shape {ds.shape}, expected {shown}")
         if ds.dtype != np.float32:
             problems.append(f"{where} is {ds.dtype}, expected float32")
+
+
+def _axis_lengths(h5: h5py.File, spatial: list[str]) -> dict[str, int]:
+    """The length of each axis of ``/dimensions`` that has a dataset (time and ``spatial``)."""
+    dims = h5["dimensions"]
+    return {
+        name: int(dims[name].shape[-1])
+        for name in ("time", *spatial)
+        if name in dims and isinstance(dims[name], h5py.Dataset) and dims[name].ndim
+    }
 
 
 def _check_scalars(h5: h5py.File, problems: list[str]) -> None:
@@ -166,9 +296,12 @@ def _check_boundaries(h5: h5py.File, spatial: list[str], problems: list[str]) ->
             continue
         offset = int(bc.attrs["sample_varying"]) + int(bc.attrs["time_varying"])
         for i, dim in enumerate(dims):
+            lengths = _axis_lengths(h5, spatial)
             if dim not in spatial:
                 problems.append(f"{where}: associated dim '{dim}' is not a spatial dim")
-            elif bc["mask"].shape[offset + i] != h5["dimensions"][dim].shape[-1]:
+            elif dim not in lengths:
+                continue  # its missing dataset is already a problem
+            elif bc["mask"].ndim <= offset + i or bc["mask"].shape[offset + i] != lengths[dim]:
                 problems.append(f"{where}: mask size does not match dimension '{dim}'")
 
 
@@ -204,36 +337,49 @@ def _check_data(h5: h5py.File, problems: list[str]) -> None:
                 )
 
 
-def check_file(path: str | os.PathLike) -> list[str]:
-    """Every problem found in one HDF5 file (empty list: the file is valid)."""
-    problems: list[str] = []
+def check_file(path: str | os.PathLike, *, strict: bool = False) -> list[str]:
+    """Every problem found in one HDF5 file (empty list: the file is valid): the format,
+    then the content (:func:`verify_content`; ``strict``: a file without stored
+    checksums fails), then the data. Never raises for a damaged file."""
     try:
         h5 = h5py.File(path, "r")
-    except OSError as exc:
-        return [f"cannot open as HDF5: {exc}"]
+    except _READ_ERRORS as exc:
+        return [f"cannot open as HDF5: {_one_line(exc)}"]
     with h5:
-        _check_root(h5, problems)
-        missing = [
-            g
-            for g in (
-                "dimensions",
-                "boundary_conditions",
-                "scalars",
-                *(f"t{i}_fields" for i in range(3)),
-            )
-            if g not in h5
-        ]
-        problems += [f"group /{g} is missing" for g in missing]
-        if missing or problems:
-            return problems
-        spatial = _check_dimensions(h5, problems)
-        for order in range(3):
-            _check_fields(h5, order, spatial, problems)
-        _check_scalars(h5, problems)
-        _check_boundaries(h5, spatial, problems)
-        if not problems:
-            _check_data(h5, problems)
+        problems: list[str] = []
+        try:
+            _check_file(h5, strict, problems)
+        except _READ_ERRORS as exc:
+            problems.append(f"cannot be read: {_one_line(exc)}")
     return problems
+
+
+def _check_file(h5: h5py.File, strict: bool, problems: list[str]) -> None:
+    _check_root(h5, problems)
+    missing = [
+        g
+        for g in (
+            "dimensions",
+            "boundary_conditions",
+            "scalars",
+            *(f"t{i}_fields" for i in range(3)),
+        )
+        if g not in h5
+    ]
+    problems += [f"group /{g} is missing" for g in missing]
+    if missing or problems:
+        return
+    spatial = _check_dimensions(h5, problems)
+    for order in range(3):
+        _check_fields(h5, order, spatial, problems)
+    _check_scalars(h5, problems)
+    _check_boundaries(h5, spatial, problems)
+    if problems:
+        return
+    content, readable = _content_problems(h5, strict)
+    problems += content
+    if readable:  # values changed after writing are still checked as data
+        _check_data(h5, problems)
 
 
 def split_contents(
@@ -333,8 +479,9 @@ def _provenance_problems(root: Path, stamps: dict[Path, dict[str, Any]]) -> list
     return problems
 
 
-def check_dataset(dataset_dir: str | os.PathLike) -> dict[str, list[str]]:
-    """Problems per file and for the dataset as a whole (key ``"dataset"``)."""
+def check_dataset(dataset_dir: str | os.PathLike, *, strict: bool = False) -> dict[str, list[str]]:
+    """Problems per file (:func:`check_file`, ``strict`` passed on) and for the dataset
+    as a whole (key ``"dataset"``)."""
     root = Path(dataset_dir)
     report: dict[str, list[str]] = {}
     overall: list[str] = []
@@ -344,7 +491,7 @@ def check_dataset(dataset_dir: str | os.PathLike) -> dict[str, list[str]]:
     for split in SPLITS:
         signatures = set()
         for path in sorted((root / "data" / split).glob("*.h*5")):
-            problems = check_file(path)
+            problems = check_file(path, strict=strict)
             report[str(path)] = problems
             if not problems:
                 with h5py.File(path, "r") as h5:
@@ -383,3 +530,195 @@ def find_datasets(path: str | os.PathLike) -> list[Path]:
     if (root / "data").is_dir():
         return [root]
     return sorted(p for p in root.iterdir() if (p / "data").is_dir()) if root.is_dir() else []
+
+
+def _objects(h5: h5py.File) -> dict[str, h5py.HLObject]:
+    """Every group and dataset of ``h5`` by its absolute name."""
+    found: dict[str, h5py.HLObject] = {"/": h5}
+
+    def visit(name: str, node: h5py.HLObject) -> None:
+        found[f"/{name}"] = node
+
+    h5.visititems(visit)
+    return found
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape or a.dtype.kind != b.dtype.kind:
+        return False
+    if a.dtype.kind in "fc":
+        return bool(np.all((a == b) | (np.isnan(a) & np.isnan(b))))
+    return bool(np.all(a == b))
+
+
+def _value_differences(a: h5py.Dataset, b: h5py.Dataset) -> str:
+    """'' if the values of ``a`` and ``b`` (same shape) are equal (NaN equal to NaN), else
+    how many differ and by how much at most, read slab by slab."""
+    if a.ndim == 0 or a.size == 0:
+        return "" if _same_value(a[()], b[()]) else "values differ"
+    row = max(1, a.dtype.itemsize * int(np.prod(a.shape[1:])))
+    step = max(1, (4 * 2**20) // row)
+    count, largest = 0, 0.0
+    for i in range(0, a.shape[0], step):
+        x, y = a[i : i + step], b[i : i + step]
+        if x.dtype.kind in "fc" and y.dtype.kind in "fc":
+            differ = ~((x == y) | (np.isnan(x) & np.isnan(y)))
+            if differ.any():
+                with np.errstate(invalid="ignore", over="ignore"):
+                    gap = np.abs(x[differ].astype(np.float64) - y[differ].astype(np.float64))
+                largest = max(largest, float(np.nanmax(gap)) if np.isfinite(gap).any() else np.inf)
+        else:
+            differ = x != y
+        count += int(np.count_nonzero(differ))
+    if not count:
+        return ""
+    by = f" (largest difference {largest:.3g})" if a.dtype.kind in "fc" else ""
+    return f"values differ at {count} of {a.size} elements{by}"
+
+
+def compare_files(
+    a: str | os.PathLike, b: str | os.PathLike, *, ignore: Sequence[str] = VOLATILE_ATTRS
+) -> list[str]:
+    """The differences of content between HDF5 files ``a`` and ``b``, one line each
+    (empty list: same content): groups and datasets present in one only, a dataset's
+    shape, type or values (NaN equals NaN), and every attribute of every object except
+    those named in ``ignore`` (by default :data:`pdesim.io.VOLATILE_ATTRS`, which only
+    files written before they were dropped carry). Never raises for a damaged file."""
+    lines: list[str] = []
+    try:
+        with h5py.File(a, "r") as ha, h5py.File(b, "r") as hb:
+            left, right = _objects(ha), _objects(hb)
+            for name in sorted(left.keys() | right.keys()):
+                if name not in right:
+                    lines.append(f"{name} is only in {a}")
+                    continue
+                if name not in left:
+                    lines.append(f"{name} is only in {b}")
+                    continue
+                x, y = left[name], right[name]
+                if isinstance(x, h5py.Dataset) != isinstance(y, h5py.Dataset):
+                    lines.append(f"{name} is a dataset in one file and a group in the other")
+                    continue
+                lines += _attr_differences(name, x, y, set(ignore))
+                if not isinstance(x, h5py.Dataset):
+                    continue
+                if x.shape != y.shape or x.dtype != y.dtype:
+                    lines.append(
+                        f"{name}: {x.dtype}{list(x.shape)} in {a}, {y.dtype}{list(y.shape)} in {b}"
+                    )
+                    continue
+                try:
+                    differ = _value_differences(x, y)
+                except _READ_ERRORS as exc:
+                    differ = f"cannot be read: {_one_line(exc)}"
+                if differ:
+                    lines.append(f"{name}: {differ}")
+    except _READ_ERRORS as exc:
+        lines.append(f"cannot compare {a} and {b}: {_one_line(exc)}")
+    return lines
+
+
+def _attr_differences(name: str, x: h5py.HLObject, y: h5py.HLObject, ignore: set[str]) -> list[str]:
+    lines = []
+    for key in sorted((x.attrs.keys() | y.attrs.keys()) - ignore):
+        where = f"{name.rstrip('/')}@{key}" if name != "/" else f"/@{key}"
+        if key not in y.attrs or key not in x.attrs:
+            lines.append(f"{where} is only in {(x if key in x.attrs else y).file.filename}")
+        elif not _same_value(x.attrs[key], y.attrs[key]):
+            lines.append(f"{where}: {_short(x.attrs[key])} != {_short(y.attrs[key])}")
+    return lines
+
+
+def _short(value: Any, width: int = 60) -> str:
+    if isinstance(value, np.generic):
+        value = value.item()
+    text = " ".join(repr(value).split())
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _comparable(root: Path) -> set[str]:
+    return {
+        p.relative_to(root).as_posix()
+        for pattern in ("*.h5", "*.hdf5", "stats.yaml")
+        for p in root.rglob(pattern)
+        if p.is_file() and not p.name.startswith(".")
+    }
+
+
+def compare_paths(
+    a: str | os.PathLike, b: str | os.PathLike, *, ignore: Sequence[str] = VOLATILE_ATTRS
+) -> list[str]:
+    """The differences between two files (:func:`compare_files`) or two folders, one line
+    each, prefixed by the file they concern. Folders (a dataset or several) are compared
+    file by file at the same relative paths: every ``*.h5``/``*.hdf5`` file and every
+    ``stats.yaml`` (its values); the dataset card (``README.md``, ``preview.png``), which
+    tells how long the generation took, is not compared.
+
+    Raises ``ValueError`` when ``a`` or ``b`` does not exist, or one is a file and the
+    other a folder."""
+    a, b = Path(a), Path(b)
+    for path in (a, b):
+        if not path.exists():
+            raise ValueError(f"--compare: {str(path)!r} does not exist")
+    if a.is_dir() != b.is_dir():
+        raise ValueError(f"--compare needs two files or two folders, got {str(a)!r} and {str(b)!r}")
+    if not a.is_dir():
+        return [f"{a} vs {b}: {line}" for line in compare_files(a, b, ignore=ignore)]
+    lines = []
+    left, right = _comparable(a), _comparable(b)
+    for relative in sorted(left | right):
+        if relative not in right or relative not in left:
+            lines.append(f"{relative}: only in {a if relative in left else b}")
+        elif relative.endswith("stats.yaml"):
+            try:
+                x, y = (read_stats(root / Path(relative).parent) for root in (a, b))
+            except (OSError, ValueError, yaml.YAMLError) as exc:
+                lines.append(f"{relative}: cannot be read: {_one_line(exc)}")
+                continue
+            if x != y:
+                lines.append(f"{relative}: the statistics differ")
+        else:
+            lines += [
+                f"{relative}: {line}"
+                for line in compare_files(a / relative, b / relative, ignore=ignore)
+            ]
+    return lines
+
+
+def drawing_warnings(path: str | os.PathLike, trajectory: int) -> list[str]:
+    """What a picture of trajectory ``trajectory`` of ``path`` hides, one line per field:
+    values that are not finite (drawn blank; counted for that trajectory, if the file
+    has it) and fields not stored as float32 (drawn converted to float64).
+
+    Raises ``ValueError`` naming the field when its type cannot be drawn as real numbers
+    (complex, strings, compound types)."""
+    warnings = []
+    with h5py.File(path, "r") as h5:
+        group = h5.get("t0_fields")
+        if not isinstance(group, h5py.Group):
+            return []  # not a Well file: its reader says so
+        for name in [str(n) for n in group.attrs.get("field_names", [])]:
+            ds = group.get(name)
+            if not isinstance(ds, h5py.Dataset):
+                continue
+            if ds.dtype.kind not in "biuf":
+                raise ValueError(
+                    f"{str(path)!r}: field {name!r} is stored as {ds.dtype}; only real "
+                    "numbers (float32 as The Well stores them, or other integer and float "
+                    "types) can be drawn"
+                )
+            if ds.dtype != np.float32:
+                warnings.append(
+                    f"field {name!r} is stored as {ds.dtype}, not float32; drawn converted "
+                    "to float64"
+                )
+            if ds.dtype.kind == "f" and 0 <= trajectory < ds.shape[0]:
+                values = ds[trajectory]
+                bad = int(values.size - np.count_nonzero(np.isfinite(values)))
+                if bad:
+                    warnings.append(
+                        f"field {name!r}, trajectory {trajectory}: {bad} of {values.size} "
+                        "values are not finite (NaN or inf); they are drawn blank"
+                    )
+    return warnings

@@ -121,7 +121,7 @@ def animate_run(
     artists = []
     for ax, name in zip(axes[0], names, strict=True):
         data = run.fields[name][trajectory]
-        low, high = float(data.min()), float(data.max())
+        low, high = float(np.nanmin(data)), float(np.nanmax(data))  # NaN is drawn blank
         if run.grid.ndim == 1:
             (line,) = ax.plot(run.grid.coords[0], data[0])
             if name in log_fields:
@@ -150,7 +150,7 @@ def animate_run(
                 if name in log_fields:
                     artist.set_clim(*_log_range(data))
                 else:
-                    artist.set_clim(float(data.min()), float(data.max()))
+                    artist.set_clim(float(np.nanmin(data)), float(np.nanmax(data)))
         title.set_text(f"{run.system}: t = {run.t[frame]:g}")
         return [*artists, title]
 
