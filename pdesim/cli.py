@@ -267,6 +267,8 @@ def _data(args: argparse.Namespace) -> int:
         )
         for item in summary.excluded:
             print(f"  excluded (diverged): {item}")
+        for item in summary.regenerated:
+            print(f"  regenerated (damaged): {item['path']}: {'; '.join(item['problems'])}")
         for item in summary.failures:
             print(f"  FAILED: {item}")
             status = 1

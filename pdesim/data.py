@@ -47,13 +47,12 @@ from typing import Any
 import numpy as np
 
 from pdesim.common import VERSION, SimulationDiverged
-from pdesim.file_checks import split_contents, split_problems
-from pdesim.files import temporary_path
+from pdesim.file_checks import split_contents, split_problems, verify_content
+from pdesim.files import no_space_named, temporary_path
 from pdesim.io import (
     DT_PER_TRAJECTORY_ATTR,
     EXCLUDED_ATTR,
     FFT_ATTR,
-    HOST_ATTR,
     RECIPE_ATTR,
     RECIPE_HASH_ATTR,
     SHARD_ATTR,
@@ -183,7 +182,6 @@ def run_shard(recipe: Recipe, shard: Shard, path: str) -> dict[str, Any]:
         SPAWN_KEYS_ATTR: json.dumps([[i] for i in _indices(shard)]),
         VERSIONS_ATTR: json.dumps(_versions()),
         FFT_ATTR: json.dumps(SHARD_ENVIRONMENT),
-        HOST_ATTR: platform.node(),
     }
     common = {
         "t_end": t_end,
@@ -296,10 +294,14 @@ def _create_lock(path: Path, record: dict[str, Any]) -> bool:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     except FileExistsError:
         return False
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(record, f, sort_keys=True)
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        with no_space_named(path), os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(record, f, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:  # a full disk: no empty lock may be left to refuse the next run
+        path.unlink(missing_ok=True)
+        raise
     return True
 
 
@@ -430,14 +432,20 @@ def _made_here(path: Path, out_dir: Path, name: str) -> tuple[str | None, str]:
     return recipe_hash, ""
 
 
-def plan(recipe: Recipe, out_dir: Path) -> tuple[list[Shard], list[Shard]]:
+def plan(
+    recipe: Recipe, out_dir: Path, damaged: list[dict[str, Any]] | None = None
+) -> tuple[list[Shard], list[Shard]]:
     """Split the recipe's shards into (to run, already complete); tidy stale files.
 
     Only files this recipe's dataset made here are removed (those it no longer wants)
     or replaced (those of another recipe hash), with leftover temporary files of killed
-    runs. Raises :class:`OutputDirectoryError`, before removing anything, if a split
-    folder holds an HDF5 file pdesim cannot identify as its own (every file of a split
-    is read as data). Call it holding :func:`output_lock`.
+    runs. A file of this recipe whose content fails
+    :func:`pdesim.file_checks.verify_content` (a chunk that fails its checksum, values
+    changed after writing; every chunk is read) is damaged, not complete: it is removed
+    and its shard runs again, and ``{"path", "problems"}`` is appended to ``damaged``.
+    Raises :class:`OutputDirectoryError`, before removing anything, if a split folder
+    holds an HDF5 file pdesim cannot identify as its own (every file of a split is read
+    as data). Call it holding :func:`output_lock`.
     """
     shards = recipe.shards()
     wanted = {out_dir / s.relative_path for s in shards}
@@ -466,7 +474,14 @@ def plan(recipe: Recipe, out_dir: Path) -> tuple[list[Shard], list[Shard]]:
             path.unlink()
     todo, done = [], []
     for shard in shards:
-        current = hashes.get(out_dir / shard.relative_path) == recipe.hash
+        path = out_dir / shard.relative_path
+        current = hashes.get(path) == recipe.hash
+        if current and (problems := verify_content(path)):
+            log.warning("%s is damaged and is generated again: %s", path, "; ".join(problems))
+            if damaged is not None:
+                damaged.append({"path": shard.relative_path, "problems": problems})
+            path.unlink()
+            current = False
         (done if current else todo).append(shard)
     return todo, done
 
@@ -577,8 +592,10 @@ def _generate(
     # worker that unpickles run_shard about a second to import.
     from pdesim.dataset_card import write_dataset_card
 
-    todo, done = plan(recipe, out_dir)
+    damaged: list[dict[str, Any]] = []
+    todo, done = plan(recipe, out_dir, damaged)
     summary = Summary(recipe.name, recipe.size, str(out_dir), files_skipped=len(done))
+    summary.regenerated = damaged
     #: Diverged trajectories of shards that left no file (the others are in their file).
     unfiled = dict.fromkeys(SPLITS, 0)
     if todo:

@@ -19,6 +19,13 @@ lazily in the process that reads them and never carried across a fork or a pickl
 provenance (:func:`pdesim.io.read_provenance`; None for Well files pdesim did not
 write) and, for graph datasets, the adjacency. Models, forecasters and the evaluation
 read the description; none of them reopens a file for metadata.
+
+:func:`scan` also verifies each file's content once
+(:func:`pdesim.file_checks.verify_content`: every chunk's fletcher32 checksum, the
+stored SHA-256 of every field) and refuses a damaged file with
+:class:`pdesim.file_checks.DamagedFileError` naming it. The result is remembered per
+``(path, mtime, size, inode)`` (:func:`verify_file`), so a dataset opened each epoch,
+or by several consumers, is read in full once per process.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from pdesim.file_checks import DamagedFileError, verify_content
 from pdesim.io import SPLITS, SYSTEM_ATTR, read_provenance, system_from_file
 from pdesim.systems.base import System
 
@@ -189,11 +197,36 @@ def _graph(h5: h5py.File, grid_type: str) -> np.ndarray | None:
     return np.asarray(h5["graph/adjacency"][()])
 
 
+#: Files whose content :func:`verify_file` found intact, by (path, mtime, size, inode).
+_VERIFIED: set[tuple[str, int, int, int]] = set()
+
+
+def verify_file(path: str | os.PathLike) -> None:
+    """Raise :class:`pdesim.file_checks.DamagedFileError` naming ``path`` and what is
+    wrong if its content fails :func:`pdesim.file_checks.verify_content`; a file found
+    intact is not read again while its mtime, size and inode stay the same."""
+    stat = os.stat(path)
+    key = (os.path.realpath(path), stat.st_mtime_ns, stat.st_size, stat.st_ino)
+    if key in _VERIFIED:
+        return
+    problems = verify_content(path)
+    if problems:
+        raise DamagedFileError(
+            f"{str(path)!r} is damaged, refusing to read it: {'; '.join(problems)}; "
+            "generate it again (pdesim data resumes and regenerates damaged files) or "
+            "remove it"
+        )
+    _VERIFIED.add(key)
+
+
 def scan(root: str | os.PathLike, split: str = "train") -> DatasetInfo:
     """Read the metadata of every file of a split; all files must agree on the layout,
-    the time between frames and (graphs) the adjacency."""
+    the time between frames and (graphs) the adjacency. Each file's content is verified
+    first (:func:`verify_file`): a damaged file raises
+    :class:`pdesim.file_checks.DamagedFileError` naming it."""
     files, info, interval, adjacency = [], None, None, None
     for path in sorted(split_dir(root, split).glob("*.hdf5")):
+        verify_file(path)
         with h5py.File(path, "r") as h5:
             dims = _str_list(h5["dimensions"].attrs["spatial_dims"])
             channels = _names(h5, dims, time_varying=True)
