@@ -515,11 +515,14 @@ def _client(workers: int | None, scheduler: str | None):
                 f"the dask scheduler at {scheduler} did not answer within {timeout:g} s "
                 f"({exc}); is it running, and is the address (host and port) right?"
             ) from None
+    # Workers log a failed shard's traceback as a warning ("Compute Failed"); the
+    # failure reaches the client anyway and is reported once, in the summary.
     cluster = LocalCluster(
         n_workers=workers or os.cpu_count() or 1,
         threads_per_worker=1,
         processes=True,
         dashboard_address=None,
+        silence_logs=logging.ERROR,
     )
     return Client(cluster), cluster
 
@@ -571,6 +574,7 @@ def generate(
         )
     # Absolute: workers get the paths as they are, whatever their working directory.
     out_dir = recipe.output_dir(Path(out_base)).resolve()
+    recipe.require_disk(out_dir)
     with output_lock(out_dir, recipe):
         summary = _generate(recipe, out_dir, workers, scheduler, progress, started)
     summary.wall_time = time.perf_counter() - started

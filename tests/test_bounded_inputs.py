@@ -244,3 +244,16 @@ def test_shipped_recipes_are_within_the_bounds():
             recipe = load_recipe(path, size)
             assert len(recipe.shards()) <= MAX_FILES
             assert np.isfinite(recipe.estimated_bytes())
+
+
+def test_generate_refuses_a_dataset_larger_than_the_free_disk_before_any_work(
+    tmp_path, monkeypatch
+):
+    """pdesim data checks the free disk before it takes the lock, plans or starts a
+    cluster: nothing is created."""
+    from pdesim.data import generate
+
+    monkeypatch.setattr(resources.shutil, "disk_usage", lambda _: SimpleNamespace(free=1000))
+    with pytest.raises(ValueError, match=r"needs about .* GiB on disk, more than the"):
+        generate(load_recipe(RECIPE), tmp_path / "out", workers=1)
+    assert not (tmp_path / "out").exists()
