@@ -167,12 +167,19 @@ def _run(args: argparse.Namespace) -> int:
     # --out streams frames to the file as they come (memory stays bounded); the
     # recorder keeps a few numbers per frame for the regime summary.
     recorder = RegimeRecorder(WellWriter(args.out) if args.out else MemorySink())
-    with tqdm(total=1, unit="step", unit_scale=True, desc=system.name, disable=args.quiet) as bar:
+    bars: list[tqdm] = []  # made at the first report: a run refused at its start shows none
 
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
+    def progress(done: int, total: int) -> None:
+        if not bars:
+            bars.append(
+                tqdm(
+                    total=total, unit="step", unit_scale=True, desc=system.name, disable=args.quiet
+                )
+            )
+        bars[0].total = total
+        bars[0].update(done - bars[0].n)
 
+    try:
         run = simulate(
             system,
             t_end=args.t_end,
@@ -190,6 +197,9 @@ def _run(args: argparse.Namespace) -> int:
             checkpoint_every=args.checkpoint_every,
             resume=args.resume,
         )
+    finally:
+        for bar in bars:
+            bar.close()
     steps = run.info["n_steps"] * run.n_traj
     print(
         f"{system!r}: {run.n_traj} trajectories x {len(run.t)} frames "

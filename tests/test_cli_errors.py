@@ -286,3 +286,10 @@ def test_surrogates_train_refuses_a_batch_size_of_0_before_loading(tmp_path, cap
     assert surrogates([*argv, "--batch-size", "0", "--no-progress"]) == 2
     assert "batch_size=0; allowed: an integer >= 1" in error_line(capsys, "surrogates")
     assert not (tmp_path / "run").exists()
+
+
+def test_a_run_refused_at_its_start_draws_no_progress_bar(capsys):
+    """Without --quiet the progress bar appears only once the run has started: a run
+    simulate refuses (here 10^300 steps) leaves the one error line alone on stderr."""
+    assert main(["run", "ks1d", "--t-end", "1", "--dt", "1e-300"]) == 2
+    assert "'dt'" in error_line(capsys)
