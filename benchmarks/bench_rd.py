@@ -52,7 +52,7 @@ SPEEDUP_TARGET = 20.0
 def rd_spiral_method(system, u0: np.ndarray, v0: np.ndarray) -> dict[str, np.ndarray]:
     """rd-spiral's integration: solve_ivp RK45 on the concatenated complex fft2 spectra."""
     p = system.params
-    n, big_n = p.n, p.n * p.n
+    n, big_n = p.N, p.N * p.N
     k = (2 * np.pi / p.L) * np.concatenate([np.arange(0, n // 2), np.arange(-n // 2, 0)])
     kx, ky = np.meshgrid(k, k)
     k2 = (kx**2 + ky**2).ravel()
@@ -85,7 +85,7 @@ def rd_spiral_method(system, u0: np.ndarray, v0: np.ndarray) -> dict[str, np.nda
 def rd_spiral_initial(system) -> tuple[np.ndarray, np.ndarray]:
     """rd-spiral's ``create_initial_conditions`` on its ``[y, x]``-indexed grid."""
     p = system.params
-    x = np.linspace(-p.L / 2, p.L / 2, p.n + 1)[:-1]
+    x = np.linspace(-p.L / 2, p.L / 2, p.N + 1)[:-1]
     xx, yy = np.meshgrid(x, x)
     r = np.sqrt(xx**2 + yy**2)
     theta = np.angle(xx + 1j * yy)
