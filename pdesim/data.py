@@ -515,14 +515,14 @@ def _client(workers: int | None, scheduler: str | None):
                 f"the dask scheduler at {scheduler} did not answer within {timeout:g} s "
                 f"({exc}); is it running, and is the address (host and port) right?"
             ) from None
-    # Workers log a failed shard's traceback as a warning ("Compute Failed"); the
+    # Workers log a failed shard's traceback as an error ("Compute Failed"); the
     # failure reaches the client anyway and is reported once, in the summary.
     cluster = LocalCluster(
         n_workers=workers or os.cpu_count() or 1,
         threads_per_worker=1,
         processes=True,
         dashboard_address=None,
-        silence_logs=logging.ERROR,
+        silence_logs=logging.CRITICAL,
     )
     return Client(cluster), cluster
 
