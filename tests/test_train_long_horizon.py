@@ -141,10 +141,13 @@ def test_validate_rollouts_scores_persistence_on_frozen_data(tmp_path):
     root = write_dataset(tmp_path / "frozen", KS1D, n_traj=2, n_t=20)
     import h5py
 
+    from pdesim.io import DIGEST_ATTR, content_digest
+
     for path in (root / "data").rglob("*.hdf5"):
         with h5py.File(path, "r+") as h5:
             u = h5["t0_fields/u"]
             u[...] = np.repeat(u[:, :1], u.shape[1], axis=1)
+            u.attrs[DIGEST_ATTR] = content_digest(u)  # a deliberate edit, not damage
 
     class Persist(torch.nn.Module):
         def rollout(self, window, n_steps, bcs, in_fields, out_fields):
