@@ -270,8 +270,11 @@ def _data(args: argparse.Namespace) -> int:
                 scheduler=args.scheduler,
                 progress=lambda report: bar.update(1),
             )
+        where = Path(summary.out_dir)  # absolute (for the workers); shown from the cwd
+        if where.is_relative_to(Path.cwd()):
+            where = where.relative_to(Path.cwd())
         print(
-            f"{recipe.name} ({recipe.size}) -> {summary.out_dir}: {summary.files_written} files "
+            f"{recipe.name} ({recipe.size}) -> {where}: {summary.files_written} files "
             f"written, {summary.files_skipped} already complete, {summary.trajectories} "
             f"trajectories, {summary.bytes / 2**20:.1f} MiB, {summary.wall_time:.1f} s"
         )

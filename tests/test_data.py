@@ -480,3 +480,14 @@ def test_killed_worker_is_retried_and_the_dataset_completes(reference, tmp_path)
 def test_stats_of_an_empty_split_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="no HDF5 files"):
         compute_stats(tmp_path)
+
+
+def test_the_summary_names_the_output_folder_from_the_working_directory(
+    tmp_path, monkeypatch, capsys
+):
+    """Workers get absolute paths; the user reads the folder as given, relative to the
+    working directory when it lies inside it."""
+    monkeypatch.chdir(tmp_path)
+    recipe = write_recipe(tmp_path)
+    assert main(["data", str(recipe), "--out", "out", "--workers", "1", "--quiet"]) == 0
+    assert capsys.readouterr().out.startswith("tiny (small) -> out/tiny: 4 files written")
