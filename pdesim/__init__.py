@@ -7,10 +7,11 @@
 (2, 11, 64)
 """
 
-from pdesim import diagnostics
+from pdesim import diagnostics, observers
 from pdesim.common import VERSION as __version__
 from pdesim.common import SimulationDiverged
 from pdesim.grid import Grid
+from pdesim.observers import LivePlot, Observer, ScalarSeries
 from pdesim.simulate import Run, simulate
 from pdesim.spectral import SpectralTransform
 from pdesim.systems import SYSTEMS, make_system
@@ -18,11 +19,15 @@ from pdesim.systems import SYSTEMS, make_system
 __all__ = [
     "SYSTEMS",
     "Grid",
+    "LivePlot",
+    "Observer",
     "Run",
+    "ScalarSeries",
     "SimulationDiverged",
     "SpectralTransform",
     "__version__",
     "diagnostics",
     "make_system",
+    "observers",
     "simulate",
 ]

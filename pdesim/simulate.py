@@ -11,6 +11,11 @@ Saved frames go to a *sink* as they are produced: by default :class:`MemorySink`
 (the arrays end up in ``Run.fields``); :class:`pdesim.io.WellWriter` streams them to
 an HDF5 file instead, so a long run's memory stays bounded.
 
+*Observers* (:mod:`pdesim.observers`, py-pde's trackers, Dedalus' analysis handlers)
+see the physical fields at their own cadence (``observers=[...]``): the sink is, in
+effect, the observer at the saved frames' cadence that also checks each frame. A run
+without observers takes the same path as before observers existed.
+
 Checkpoint/restart: with ``checkpoint=path`` and ``checkpoint_every=T`` the driver
 writes, every ``T`` time units of each batch (atomically:
 :func:`pdesim.files.atomic_path`), everything the rest of the run depends on -- the
@@ -20,16 +25,18 @@ the run's settings with a digest of the initial fields (which are re-drawn from
 ``seed``; the driver draws nothing else at random). ``resume=True`` continues from that
 file when it exists, and the result is bit-identical to an uninterrupted run. An
 interrupted run keeps its checkpoint and the sink's partial output; a finished run, or
-one that diverged, removes the checkpoint.
+one that diverged, removes the checkpoint. Observers are not part of a checkpoint: a
+resumed run's observers see only the resumed part.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -46,7 +53,11 @@ from pdesim.systems.base import Stepper, check_fields_shape
 from pdesim.validation import require_int, require_multiple, require_output_file, require_real
 
 Progress = Callable[[int, int], None]
-"""``progress(steps_done, steps_total)``, called after each saved frame."""
+"""``progress(steps_done, steps_total)``, called after each saved frame and, between
+frames, whenever :data:`PROGRESS_SECONDS` of wall time have passed since the last call."""
+
+#: Between saved frames, ``progress`` is called again after this many seconds.
+PROGRESS_SECONDS = 0.5
 
 #: A real field stack of one batch is kept below this many bytes (cache-sized).
 _BATCH_BYTES = 4 * 2**20
@@ -247,6 +258,7 @@ def simulate(
     batch_size: int | None = None,
     progress: Progress | None = None,
     sink: FrameSink | None = None,
+    observers: Iterable[Any] | None = None,
     first_trajectory: int = 0,
     checkpoint: str | os.PathLike | None = None,
     checkpoint_every: float | None = None,
@@ -269,8 +281,14 @@ def simulate(
         ``system.initial_conditions``, or an array ``(n_traj, n_fields, *space)``.
     method: time-stepping method, one of ``system.methods`` (default: the first).
     batch_size: trajectories stepped together, >= 1 (default None: cache-sized batches).
-    progress: optional callback ``progress(steps_done, steps_total)``.
+    progress: optional callback ``progress(steps_done, steps_total)``, called after
+        each saved frame and at least every :data:`PROGRESS_SECONDS` between frames.
     sink: where saved frames go (default: memory, returned in ``Run.fields``).
+    observers: objects with ``observe(t, fields, trajectories, index)`` (and optional
+        ``start(system, n_traj, t)`` / ``finish()``) called at their own cadence, the
+        attribute ``every`` (steps) or ``interval`` (time, a multiple of ``dt``; default:
+        ``save_every``), from ``t_warmup`` to ``t_end``; see :mod:`pdesim.observers`.
+        Not restored on resume: a resumed run's observers see only the resumed part.
     first_trajectory: global index of the first trajectory, so that a shard of a larger
         ensemble draws the same random numbers as it would in one big run.
     checkpoint: file of the run's checkpoints (``.npz``); needs ``checkpoint_every``. Its
@@ -313,6 +331,7 @@ def simulate(
             f"save_every = {save_every:g}"
         )
     n_saved = span // steps_per_save + 1
+    watchers = _schedule(observers, dt, steps_per_save, span, t_warmup, save_every)
     batch = (
         default_batch_size(system)
         if batch_size is None
@@ -346,6 +365,8 @@ def simulate(
     }
     keeper = _checkpointer(checkpoint, checkpoint_every, dt, sink, settings, resume)
     position = keeper.load(resume) if keeper is not None else None
+    for watcher in watchers:
+        watcher.start(system, n_traj)
     if position is None:
         sink.open(system, n_traj, t)
     else:
@@ -369,6 +390,7 @@ def simulate(
                 keeper,
                 position,
                 started,
+                watchers,
             )
     except BaseException as exc:
         if keeper is not None and keeper.written and not isinstance(exc, SimulationDiverged):
@@ -399,10 +421,82 @@ def simulate(
             **({"stepper": stepper.get_state()} if hasattr(stepper, "get_state") else {}),
         },
     )
+    for watcher in watchers:
+        watcher.finish()
     sink.close(run)
     if keeper is not None:
         keeper.remove()
     return run
+
+
+@dataclass
+class _Watcher:
+    """One observer with its cadence in steps and its observation times."""
+
+    observer: Any
+    steps: int
+    t: np.ndarray
+
+    def start(self, system: System, n_traj: int) -> None:
+        start = getattr(self.observer, "start", None)
+        if start is not None:
+            start(system, n_traj, self.t)
+
+    def finish(self) -> None:
+        finish = getattr(self.observer, "finish", None)
+        if finish is not None:
+            finish()
+
+
+def _schedule(
+    observers: Iterable[Any] | None,
+    dt: float,
+    steps_per_save: int,
+    span: int,
+    t_warmup: float,
+    save_every: float,
+) -> list[_Watcher]:
+    """Check ``observers`` (before any work) and give each its cadence and times."""
+    if observers is None:
+        return []
+    if isinstance(observers, (str, bytes)) or not isinstance(observers, Iterable):
+        raise TypeError(
+            "parameter 'observers' must be a list of observers (see pdesim.observers), "
+            f"got {type(observers).__name__}"
+        )
+    watchers = []
+    for i, observer in enumerate(observers):
+        what = f"observers[{i}] ({type(observer).__name__})"
+        if not callable(getattr(observer, "observe", None)):
+            raise TypeError(
+                f"{what} has no observe method: an observer needs "
+                "observe(t, fields, trajectories, index) (see pdesim.observers)"
+            )
+        for name in ("start", "finish"):
+            method = getattr(observer, name, None)
+            if method is not None and not callable(method):
+                raise TypeError(f"{what}: its {name!r} attribute is not a method")
+        every = getattr(observer, "every", None)
+        interval = getattr(observer, "interval", None)
+        try:
+            if every is not None and interval is not None:
+                raise ValueError(
+                    f"give 'every' (steps) or 'interval' (time), not both: got every = "
+                    f"{every!r}, interval = {interval!r}"
+                )
+            if every is not None:
+                steps = require_int("every", every, ge=1)
+                step_time = steps * dt
+            elif interval is not None:
+                step_time = require_real("interval", interval, gt=0.0)
+                steps = require_multiple("interval", step_time, "dt", dt)
+            else:
+                steps, step_time = steps_per_save, save_every
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{what}: {exc}") from None
+        t = t_warmup + step_time * np.arange(span // steps + 1)
+        watchers.append(_Watcher(observer, steps, t))
+    return watchers
 
 
 def _run_batches(
@@ -419,14 +513,20 @@ def _run_batches(
     keeper: _Checkpointer | None,
     position: _Position | None,
     started: float,
+    watchers: list[_Watcher],
 ) -> None:
-    """Step each batch of trajectories, checking frames and handing them to ``sink``.
+    """Step each batch of trajectories, checking frames and handing them to ``sink``
+    (and to the observers of ``watchers`` at their cadences).
 
     With ``position`` the run continues at batch ``position.start``, step
     ``position.step`` (whose frame is already in the sink) from ``position.state``.
     """
     n_traj = u0.shape[0]
     total = n_steps * n_traj
+    # Observers are looked at only on the steps that are multiples of all cadences' gcd
+    # (0: none, and the loop below is the one of a run without observers).
+    watch = math.gcd(*(w.steps for w in watchers)) if watchers else 0
+    reported = time.perf_counter()
     first_batch, first_step = 0, 0
     if position is not None:
         first_batch, first_step = position.start, position.step
@@ -438,6 +538,10 @@ def _run_batches(
         resumed = position is not None and start == position.start and first_step > 0
         state = position.state if resumed else stepper.to_state(u0[start:stop])
         frame = np.empty((stop - start, *u0.shape[1:]))
+        if watch:
+            shown = frame.view()
+            shown.flags.writeable = False
+            trajectories = slice(start, stop)
         for step in range(first_step if resumed else 0, n_steps + 1):
             if resumed and step == first_step:
                 continue
@@ -458,6 +562,18 @@ def _run_batches(
                 sink.write(start, (step - warmup_steps) // steps_per_save, frame)
                 if progress is not None:
                     progress(done + step * (stop - start), total)
+                    reported = time.perf_counter()
+            elif progress is not None and time.perf_counter() - reported >= PROGRESS_SECONDS:
+                progress(done + step * (stop - start), total)
+                reported = time.perf_counter()
+            if watch and step >= warmup_steps and (step - warmup_steps) % watch == 0:
+                k = step - warmup_steps
+                if k % steps_per_save:  # not a saved frame: not converted yet
+                    stepper.to_fields(state, frame)
+                for w in watchers:
+                    if k % w.steps == 0:
+                        index = k // w.steps
+                        w.observer.observe(float(w.t[index]), shown, trajectories, index)
             if keeper is not None and step and step % keeper.steps == 0:
                 keeper.save(start, step, state, stepper, time.perf_counter() - started)
 

@@ -3,7 +3,11 @@
 :class:`RegimeRecorder` wraps another sink (memory or :class:`pdesim.io.WellWriter`)
 and keeps, per trajectory and saved frame, the spatial std of every field and the
 fields' values at one probe point, plus the last frame -- a few numbers per frame,
-so a streamed run's memory stays bounded. :func:`regime_report` turns them into
+so a streamed run's memory stays bounded. It is also an observer
+(:mod:`pdesim.observers`): ``RegimeRecorder()`` without a sink, given in
+``simulate(..., observers=[recorder])``, records the same at its cadence (default: the
+saved frames; ``every=`` steps or ``interval=`` time), but is not restored on resume as
+the sink wrapper is. :func:`regime_report` turns them into
 lines, from what the system declares: the label of its regime classifier
 (``System.regime_classifier``) on the std of the first field and, for systems with a
 phase pair (``System.phase_fields``), the rotation frequency at the probe and the
@@ -25,11 +29,28 @@ from pdesim.diagnostics.regimes import (
 
 
 class RegimeRecorder:
-    """A sink wrapper recording per-frame std, probe values and the last frame."""
+    """A sink wrapper (or, without a sink, an observer) recording per-frame std, probe
+    values and the last frame.
 
-    def __init__(self, sink: Any, probe: tuple[int, ...] | None = None) -> None:
+    Parameters
+    ----------
+    sink: the sink to pass frames on to; None for the observer use only.
+    probe: the grid point of the probe values (default: a quarter of each axis).
+    every, interval: the cadence as an observer (see :class:`pdesim.observers.Observer`).
+    """
+
+    def __init__(
+        self,
+        sink: Any = None,
+        probe: tuple[int, ...] | None = None,
+        *,
+        every: int | None = None,
+        interval: float | None = None,
+    ) -> None:
         self.sink = sink
         self.probe = probe
+        self.every = every
+        self.interval = interval
         self.t: np.ndarray | None = None
         self.std: np.ndarray | None = None
         self.values: np.ndarray | None = None
@@ -55,8 +76,22 @@ class RegimeRecorder:
         fields = system.n_fields
         return inner + 8 * n_traj * fields * (2 * n_frames + system.grid.size)
 
+    def start(self, system: Any, n_traj: int, t: np.ndarray) -> None:
+        """Observer: prepare for ``n_traj`` trajectories observed at times ``t``."""
+        self._start(system, n_traj, t)
+
+    def observe(self, t: float, fields: np.ndarray, trajectories: slice, index: int) -> None:
+        """Observer: record the batch ``fields`` of ``trajectories`` at ``t = self.t[index]``."""
+        self._record(trajectories.start, index, fields)
+
+    def finish(self) -> None:
+        """Observer: nothing to do."""
+
     def write(self, first: int, index: int, frame: np.ndarray) -> None:
         self.sink.write(first, index, frame)
+        self._record(first, index, frame)
+
+    def _record(self, first: int, index: int, frame: np.ndarray) -> None:
         stop = first + frame.shape[0]
         axes = tuple(range(2, frame.ndim))
         self.std[first:stop, index] = frame.std(axis=axes)
