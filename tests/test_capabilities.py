@@ -23,6 +23,7 @@ TINY = {
     "rd_spiral": {"L": 5.0, "N": 16},
     "barkley": {"L": 5.0, "N": 16},
     "gray_scott": {"L": 0.3, "N": 16},
+    "cgle": {"L": 5.0, "N": 16},
 }
 
 

@@ -8,6 +8,7 @@ from pdesim.systems.base import SpectralSystem, System
 from pdesim.systems.burgers import Burgers
 from pdesim.systems.chemotaxis import KellerSegel, KellerSegelIndirect
 from pdesim.systems.chialvo import ChialvoRingStar
+from pdesim.systems.ginzburg_landau import ComplexGinzburgLandau
 from pdesim.systems.kuramoto_sivashinsky import KuramotoSivashinsky1D, KuramotoSivashinsky2D
 from pdesim.systems.reaction_diffusion import Barkley, GrayScott, RDSpiral
 
@@ -21,6 +22,7 @@ SYSTEMS: dict[str, type[System]] = {
     "rd_spiral": RDSpiral,
     "barkley": Barkley,
     "gray_scott": GrayScott,
+    "cgle": ComplexGinzburgLandau,
 }
 
 
