@@ -49,15 +49,44 @@ def redefault(base: type, name: str, default: Any, **meta: str) -> Any:
 
 
 class Stepper(Protocol):
-    """What :func:`pdesim.simulate` needs to advance a batch of trajectories."""
+    """What :func:`pdesim.simulate` needs to advance a batch of trajectories.
 
-    def to_state(self, fields: np.ndarray) -> np.ndarray: ...
+    A stepper comes from :meth:`System.make_stepper` for one time step ``dt`` and is
+    the exponax-like way to drive a system by hand; :func:`pdesim.simulate` runs
+    exactly this loop (and gives the same numbers)::
 
-    def to_fields(self, state: np.ndarray, out: np.ndarray) -> None: ...
+        stepper = system.make_stepper(dt)
+        state = stepper.to_state(fields)  # fields: float64 (batch, field, *space)
+        for n in range(n_steps):
+            stepper.step(state, n * dt)  # in place, from t = n dt to (n + 1) dt
+        stepper.to_fields(state, fields)  # fields now hold t = n_steps dt
 
-    def step(self, state: np.ndarray, t: float) -> None: ...
+    The state is the stepper's own representation (spectral coefficients for PDEs,
+    the fields themselves for maps): treat it as opaque, go through
+    :meth:`to_fields` to look at it. A stepper whose next steps depend on more than
+    the state (an adaptive step size) also has ``get_state()`` / ``set_state(dict)``,
+    which checkpoints store.
+    """
 
-    def finite(self, state: np.ndarray) -> np.ndarray: ...
+    def to_state(self, fields: np.ndarray) -> np.ndarray:
+        """A new state from physical fields ``(batch, field, *space)`` (``fields`` is
+        left unchanged)."""
+        ...
+
+    def to_fields(self, state: np.ndarray, out: np.ndarray) -> None:
+        """Write the physical fields of ``state`` into ``out``, a float64 array
+        ``(batch, field, *space)``; ``state`` is left unchanged."""
+        ...
+
+    def step(self, state: np.ndarray, t: float) -> None:
+        """Advance ``state`` in place from time ``t`` to ``t + dt`` (``t`` matters only
+        to non-autonomous systems)."""
+        ...
+
+    def finite(self, state: np.ndarray) -> np.ndarray:
+        """Per trajectory, whether ``state`` is still finite: a boolean ``(batch,)``
+        array (a cheap check, run after every step)."""
+        ...
 
 
 class System(ABC):
@@ -178,7 +207,9 @@ class System(ABC):
 
     @abstractmethod
     def make_stepper(self, dt: float, method: str | None = None) -> Stepper:
-        """A stepper advancing batches by ``dt`` with one of :attr:`methods`."""
+        """A :class:`Stepper` advancing batches by ``dt`` with one of :attr:`methods`
+        (default the first). Build it once per ``dt``: its setup (e.g. ETDRK4's
+        coefficients) is the expensive part."""
 
     def dataset_frame(self, frame: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """What files store for a frame ``(batch, field, *space)``: the fields and the
@@ -212,7 +243,8 @@ class SpectralSystem(System):
 
     Subclasses give the grid, the diagonal linear operator ``L`` (shape
     ``(field, *spectral_shape)``) and ``N`` evaluated in spectral space; for Lyapunov
-    exponents also the tangent map ``N'(u) v``.
+    exponents also the tangent map ``N'(u) v``. docs/writing_a_system.md walks through
+    one (:mod:`pdesim.systems.ginzburg_landau`).
     """
 
     #: True when adding a constant to the fields changes nothing else (the mean is
@@ -225,10 +257,16 @@ class SpectralSystem(System):
         return SpectralTransform(self.grid)
 
     @abstractmethod
-    def linear_operator(self) -> np.ndarray: ...
+    def linear_operator(self) -> np.ndarray:
+        """The diagonal ``L``: one multiplier per field and mode, shape
+        ``(field, *grid.spectral_shape)`` (or broadcastable to it), real or complex.
+        ETDRK4 integrates it exactly, so the stiff (highest-derivative) terms go here."""
 
     @abstractmethod
-    def nonlinear(self, state: np.ndarray, t: float, out: np.ndarray) -> None: ...
+    def nonlinear(self, state: np.ndarray, t: float, out: np.ndarray) -> None:
+        """Write ``N(state, t)`` into ``out``; both are states ``(batch, field,
+        *spectral_shape)`` of the stepper's representation. Typically: to the grid,
+        evaluate pointwise, back (dealiased). Called four times per ETDRK4 step."""
 
     def nonlinear_tangent(self, state: np.ndarray, tangent: np.ndarray, out: np.ndarray) -> None:
         """Write ``N'(u) v`` for a base state ``(1, F, ...)`` and tangents ``(m, F, ...)``.
@@ -247,6 +285,7 @@ class SpectralSystem(System):
         return self.nonlinear, None
 
     def make_stepper(self, dt: float, method: str | None = None) -> SpectralStepper:
+        """ETDRK4 with step ``dt`` on the coefficients of :attr:`transform`."""
         require_choice("method", method or self.methods[0], self.methods)
         return SpectralStepper(self, dt)
 
@@ -260,7 +299,13 @@ class SpectralSystem(System):
 
 
 class SpectralStepper:
-    """ETDRK4 on a spectral system's coefficients."""
+    """ETDRK4 on a spectral system's coefficients (a :class:`Stepper`).
+
+    The state is the transform of the fields (complex rfft layout on periodic grids,
+    real DCT-II on Neumann ones), ``(batch, field, *grid.spectral_shape)``. A system
+    whose ``L`` is diagonal in other variables overrides :meth:`to_state` and
+    :meth:`to_fields` (see :class:`pdesim.systems.ginzburg_landau.CGLEStepper`).
+    """
 
     def __init__(self, system: SpectralSystem, dt: float) -> None:
         self.system = system
@@ -275,12 +320,15 @@ class SpectralStepper:
         )
 
     def to_state(self, fields: np.ndarray) -> np.ndarray:
+        """The coefficients of ``fields`` ``(batch, field, *space)``, a new array."""
         return self.transform.forward(np.ascontiguousarray(fields, dtype=np.float64))
 
     def to_fields(self, state: np.ndarray, out: np.ndarray) -> None:
+        """The fields of ``state`` into ``out`` ``(batch, field, *space)``, float64."""
         self.transform.inverse(state, out=out)
 
     def step(self, state: np.ndarray, t: float) -> None:
+        """One ETDRK4 step of ``dt``, in place, from time ``t``."""
         self.integrator.step(state, t)
 
     def finite(self, state: np.ndarray) -> np.ndarray:
