@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pdesim.common import SimulationDiverged
+from pdesim.common import VERSION, SimulationDiverged
 from pdesim.diagnostics.recorder import RegimeRecorder, regime_report
 from pdesim.io import WellWriter
 from pdesim.simulate import MemorySink, Run, simulate
@@ -32,6 +32,44 @@ an unreachable --scheduler, files that fail validation, failed shards); 2 the co
 line cannot work as given (a bad option or parameter value, a missing or unreadable
 input file, an output path that is a folder, lies in a missing folder or cannot be
 written), found before any work starts; 3 a simulation diverged"""
+
+#: The maps ``pdesim bifurcation`` draws, by the registry name of the system whose node
+#: map they are (``pdesim list``); the old spelling ``chialvo`` is refused, naming it.
+BIFURCATION_MAPS = ("chialvo_ring_star",)
+_RENAMED_MAPS = {"chialvo": "chialvo_ring_star"}
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter that appends ``(default: VALUE)`` to an option's help where
+    the default says something (see :func:`shows_default`); help that already names its
+    default is left alone."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if shows_default(action) and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
+def shows_default(action: argparse.Action) -> bool:
+    """Whether :class:`HelpFormatter` shows ``action``'s default in the help: not when it
+    is None, suppressed, ``[]`` or ``''``, nor the implied False/True of a flag."""
+    default = action.default
+    if default is None or default is argparse.SUPPRESS or default in ([], ""):
+        return False
+    if action.nargs == 0:  # store_true/store_false/store_const/version/help
+        return False
+    return bool(action.option_strings) or action.nargs in (argparse.OPTIONAL, argparse.ZERO_OR_MORE)
+
+
+def use_formatter(parser: argparse.ArgumentParser, formatter=HelpFormatter) -> None:
+    """Give ``parser`` and all its sub-command parsers ``formatter``."""
+    parser.formatter_class = formatter
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                use_formatter(sub, formatter)
+
 
 #: Integer literals Python reads in another base (``0x10`` is 16): refused in --set.
 _OTHER_BASE = re.compile(r"^[+-]?0[xXoObB]")
@@ -123,23 +161,49 @@ def _input_hdf5(path: str) -> Path:
 
 
 def _list(args: argparse.Namespace) -> int:
-    for name in sorted(SYSTEMS):
-        cls = SYSTEMS[name]
-        print(f"{name}: {cls.summary}")
-        print(f"  fields: {', '.join(cls.field_names)}")
-        print(f"  initial conditions: {', '.join(cls.initial_conditions)} (default first)")
-        print(f"  default dt: {cls.default_dt:g}; methods: {', '.join(cls.methods)}")
-        if cls.presets:
-            print(f"  presets: {', '.join(cls.presets)}")
-        rows = cls.parameter_table()
-        width = max(len(row["name"]) for row in rows)
-        for row in rows:
-            default = repr(row["default"])
-            print(
-                f"  {row['name']:<{width}}  default {default:<22} {row['allowed']:<36} {row['doc']}"
+    if args.name is not None:
+        if args.name not in SYSTEMS:
+            raise ValueError(
+                f"unknown system {args.name!r}; known systems: {', '.join(sorted(SYSTEMS))}"
             )
+        for line in _describe(args.name, detail=True):
+            print(line)
+        return 0
+    for name in sorted(SYSTEMS):
+        for line in _describe(name):
+            print(line)
         print()
     return 0
+
+
+def _describe(name: str, detail: bool = False) -> list[str]:
+    """The lines ``pdesim list`` prints for the system ``name``; ``detail`` adds the
+    values of each preset and the docstring's first paragraph."""
+    cls = SYSTEMS[name]
+    lines = [f"{name}: {cls.summary}"]
+    if detail and cls.__doc__:
+        intro = " ".join(cls.__doc__.strip().split("\n\n")[0].split())
+        lines.append(f"  {intro}")
+    lines.append(f"  fields: {', '.join(cls.field_names)}")
+    lines.append(f"  initial conditions: {', '.join(cls.initial_conditions)} (default first)")
+    lines.append(f"  default dt: {cls.default_dt:g}; methods: {', '.join(cls.methods)}")
+    if cls.presets and detail:
+        lines.append("  presets:")
+        for preset, values in cls.presets.items():
+            settings = ", ".join(f"{k}={v!r}" for k, v in values.items())
+            lines.append(f"    {preset}: {settings}")
+    elif cls.presets:
+        lines.append(f"  presets: {', '.join(cls.presets)}")
+    rows = cls.parameter_table()
+    width = max(len(row["name"]) for row in rows)
+    if detail:
+        lines.append("  parameters:")
+    for row in rows:
+        default = repr(row["default"])
+        lines.append(
+            f"  {row['name']:<{width}}  default {default:<22} {row['allowed']:<36} {row['doc']}"
+        )
+    return lines
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -382,7 +446,30 @@ def _bifurcation(args: argparse.Namespace) -> int:
     from pdesim.maps import ChialvoMap, bifurcation_diagram, find_bifurcations
     from pdesim.plots import plot_bifurcation
 
+    if args.system in _RENAMED_MAPS:
+        raise ValueError(
+            f"bifurcation {args.system!r} is now named by its system's registry name: use "
+            f"`pdesim bifurcation {_RENAMED_MAPS[args.system]}` (its node map is the Chialvo map)"
+        )
+    if args.system not in BIFURCATION_MAPS:
+        raise ValueError(
+            f"bifurcation {args.system!r}: no node map to draw; allowed: "
+            f"{', '.join(BIFURCATION_MAPS)}"
+        )
+    from pdesim.maps import PARAMETERS
+
+    if args.param not in PARAMETERS:
+        raise ValueError(
+            f"--param {args.param!r} is not a parameter of the Chialvo node map; "
+            f"allowed: {', '.join(PARAMETERS)}"
+        )
     fixed = _parse_settings(args.set)
+    for name in fixed:
+        if name not in PARAMETERS:
+            raise ValueError(
+                f"--set {name}=...: not a parameter of the {args.system} node map (the "
+                f"single Chialvo neuron); allowed: {', '.join(PARAMETERS)}"
+            )
     if args.param in fixed:
         raise ValueError(
             f"--set {args.param}=... fixes the parameter that --param {args.param} varies; "
@@ -405,10 +492,12 @@ def _bifurcation(args: argparse.Namespace) -> int:
             f"|eigenvalues| = {moduli})"
         )
     fixed = {k: v for k, v in vars(base).items() if k != args.param}
-    title = f"Chialvo map ({', '.join(f'{k}={v:g}' for k, v in fixed.items())})"
+    title = f"{args.system} node map: Chialvo ({', '.join(f'{k}={v:g}' for k, v in fixed.items())})"
     print(f"wrote {plot_bifurcation(diagram, args.out, points, title=title)}")
     return 0
 
+
+_QUIET = "no progress bar (the summary and 'wrote' lines are still printed)"
 
 _LOG_COLOR: dict[str, Any] = {
     "action": "append",
@@ -435,9 +524,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Pseudo-spectral simulators of pattern-forming and chaotic systems.",
         epilog=EXIT_STATUS,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p_list = sub.add_parser("list", help="systems, their parameters, defaults and allowed ranges")
+    p_list.add_argument(
+        "name",
+        nargs="?",
+        metavar="NAME",
+        help="show this system only, with its presets' values (default: every system)",
+    )
     p_list.set_defaults(func=_list)
 
     p_run = sub.add_parser("run", help="simulate a system and save/plot the result")
@@ -456,15 +552,24 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("--t-warmup", type=float, default=0.0, help="time of the first saved frame")
     p_run.add_argument("--n-traj", type=int, default=1, help="number of trajectories")
     p_run.add_argument("--seed", type=int, default=0, help="root random seed")
-    p_run.add_argument("--initial", help="initial-condition family (see `pdesim list`)")
-    p_run.add_argument("--method", help="time-stepping method (see `pdesim list`)")
-    p_run.add_argument("--batch-size", type=int, help="trajectories stepped together")
+    p_run.add_argument(
+        "--initial",
+        help="initial-condition family (default: the system's first; see `pdesim list`)",
+    )
+    p_run.add_argument(
+        "--method", help="time-stepping method (default: the system's first; see `pdesim list`)"
+    )
+    p_run.add_argument(
+        "--batch-size",
+        type=int,
+        help="trajectories stepped together (default: as many as keep a field stack cache-sized)",
+    )
     p_run.add_argument(
         "--out", help="HDF5 file to write (The Well's layout), in an existing folder"
     )
     p_run.add_argument("--plot", help="PNG to write: space-time diagram (1-D) or snapshots (2-D)")
     p_run.add_argument("--gif", help="GIF to write: the first trajectory's frames, animated")
-    p_run.add_argument("--quiet", action="store_true", help="no progress bar")
+    p_run.add_argument("--quiet", action="store_true", help=_QUIET)
     p_run.add_argument("--checkpoint", help="checkpoint file (.npz) for restarting the run")
     p_run.add_argument(
         "--checkpoint-every", type=float, help="time between checkpoints (a multiple of dt)"
@@ -481,7 +586,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_data.add_argument("--workers", type=int, help="local worker processes (default: cores)")
     p_data.add_argument("--scheduler", help="address of a running dask scheduler to use")
     p_data.add_argument("--out", help="folder for the datasets (default: beside each recipe)")
-    p_data.add_argument("--quiet", action="store_true", help="no progress bar")
+    p_data.add_argument("--quiet", action="store_true", help=_QUIET)
     p_data.set_defaults(func=_data)
 
     p_validate = sub.add_parser(
@@ -517,24 +622,46 @@ def build_parser() -> argparse.ArgumentParser:
     p_show.add_argument("--traj", type=int, default=0, help="trajectory index")
     p_show.add_argument("--out", required=True, help="output .png or .gif")
     p_show.add_argument("--log-color", **_LOG_COLOR)
+    p_show.add_argument(
+        "--quiet",
+        action="store_true",
+        help="accepted as by the other commands: show draws no progress bar; the 'wrote' "
+        "line is still printed",
+    )
     p_show.set_defaults(func=_show)
 
     p_bif = sub.add_parser(
-        "bifurcation", help="bifurcation diagram + Lyapunov exponent of a map along a parameter"
+        "bifurcation",
+        help="bifurcation diagram + Lyapunov exponent of a system's node map along a parameter",
     )
-    p_bif.add_argument("model", choices=["chialvo"], help="the map (the single Chialvo neuron)")
+    p_bif.add_argument(
+        "system",
+        metavar="SYSTEM",
+        help=f"the system whose node map to draw: {', '.join(BIFURCATION_MAPS)} (its node "
+        "map is the single Chialvo neuron)",
+    )
     p_bif.add_argument("--param", default="k", help="parameter to vary: a, b, c or k")
     p_bif.add_argument(
-        "--range", nargs=2, type=float, required=True, metavar=("LOW", "HIGH"), help="its range"
+        "--range",
+        nargs=2,
+        type=float,
+        required=True,
+        metavar=("LOW", "HIGH"),
+        help="the range of --param's values",
     )
     p_bif.add_argument(
-        "--set", action="append", default=[], metavar="NAME=VALUE", help="fix another parameter"
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="fix another map parameter (repeatable; default: the system's defaults)",
     )
     p_bif.add_argument("--n-values", type=int, default=800, help="parameter values")
     p_bif.add_argument("--n-transient", type=int, default=3000, help="iterations discarded")
     p_bif.add_argument("--n-keep", type=int, default=150, help="iterations plotted per value")
     p_bif.add_argument("--out", required=True, help="PNG to write")
     p_bif.set_defaults(func=_bifurcation)
+    use_formatter(parser)
     return parser
 
 

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import torch
 
-from pdesim.cli import error_line
+from pdesim.cli import HelpFormatter, error_line, use_formatter
+from pdesim.common import VERSION
 from pdesim.validation import require_output_folder
 from surrogates.models import CONFIGS, MODELS
 from surrogates.train import TrainConfig, train
@@ -26,6 +27,8 @@ EXIT_STATUS = """exit status: 0 done; 1 failed while working (an I/O error such 
 disk); 2 the command line cannot work as given (a bad option value, a missing input, a
 --out that is a file or cannot be written, an unknown --device), found before any work
 starts"""
+
+QUIET = "no progress bar (the summary and the lines naming what was written are still printed)"
 
 #: Options taken from TrainConfig (name, help); the rest are set explicitly below.
 HELP = {
@@ -70,10 +73,25 @@ HELP = {
 def _train_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a surrogate on Well-layout datasets")
     p.add_argument("--data", nargs="+", required=True, metavar="DIR", help="dataset directories")
-    p.add_argument("--model", default="walrus", choices=sorted(MODELS))
-    p.add_argument("--config", default="tiny", choices=list(CONFIGS))
+    p.add_argument(
+        "--model",
+        default="walrus",
+        choices=sorted(MODELS),
+        help="the surrogate: the Walrus-style transformer or a neural-CDE variant",
+    )
+    p.add_argument(
+        "--config",
+        default="tiny",
+        choices=list(CONFIGS),
+        help="the model's size (width, depth, heads) as one of the named configurations",
+    )
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    p.add_argument(
+        "--device",
+        default="auto",
+        help="cpu, cuda, cuda:N or auto (cuda where torch finds a GPU, else cpu); "
+        "RUN_DIR/config.json records the device used",
+    )
     p.add_argument(
         "--resume",
         action="store_true",
@@ -86,7 +104,7 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
         action="store_false",
         help="backpropagate through the whole rollout loss",
     )
-    p.add_argument("--no-progress", dest="progress", action="store_false")
+    p.add_argument("--quiet", "--no-progress", dest="progress", action="store_false", help=QUIET)
     defaults = {f.name: f.default for f in fields(TrainConfig)}
     for name, text in HELP.items():
         value = defaults[name]
@@ -94,7 +112,7 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
             "--" + name.replace("_", "-"),
             type=type(value),
             default=value,
-            help=f"{text} (default {value})",
+            help=text,
         )
 
 
@@ -132,7 +150,16 @@ def _eval_parser(sub: argparse._SubParsersAction) -> None:
         help="a walrus model predicts the mean of this many jitter draws per step "
         "(costs as many forward passes; default 1: one draw, as in training)",
     )
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's)")
+    p.add_argument("--quiet", action="store_true", help=QUIET)
+
+
+def resolve_device(text: str) -> str:
+    """``auto`` as the device it stands for: ``cuda`` where torch finds a GPU, else
+    ``cpu``; any other name unchanged."""
+    if text == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return text
 
 
 def _check_device(text: str) -> None:
@@ -140,9 +167,11 @@ def _check_device(text: str) -> None:
     try:
         device = torch.device(text)
     except RuntimeError:
-        raise ValueError(f"--device {text!r} is not a device; use cpu, cuda or cuda:N") from None
+        raise ValueError(
+            f"--device {text!r} is not a device; use cpu, cuda, cuda:N or auto"
+        ) from None
     if device.type not in ("cpu", "cuda"):
-        raise ValueError(f"--device {text!r}: training runs on cpu, cuda or cuda:N")
+        raise ValueError(f"--device {text!r}: training runs on cpu, cuda, cuda:N or auto")
     count = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if device.type == "cuda" and (device.index or 0) >= count:
         have = f"this machine has {count} CUDA device(s)" if count else "CUDA is not available"
@@ -160,13 +189,30 @@ def _check_eval(args: dict) -> None:
 
 
 def _eval(args: dict) -> int:
+    from tqdm import tqdm
+
     from surrogates.evaluate import EvalConfig, evaluate
 
     _check_eval(args)
     threads = args.pop("threads")
+    quiet = args.pop("quiet")
     if threads:
         torch.set_num_threads(threads)
-    reports = evaluate(EvalConfig(**args))
+    bars: list[tqdm] = []  # one per dataset, made at its first report
+
+    def progress(done: int, total: int, label: str) -> None:
+        if not bars or done < bars[-1].n or total != bars[-1].total:
+            if bars:
+                bars[-1].close()
+            bars.append(tqdm(total=total, unit="forecaster", disable=quiet, leave=False))
+        bars[-1].set_description_str(label, refresh=False)
+        bars[-1].update(done - bars[-1].n)
+
+    try:
+        reports = evaluate(EvalConfig(**args), progress=progress)
+    finally:
+        for bar in bars:
+            bar.close()
     for name in reports:
         out = Path(args["run"]) / "eval" / name
         print((out / "summary.md").read_text())
@@ -174,16 +220,23 @@ def _eval(args: dict) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="surrogates",
         description="Train surrogates on pdesim (Well-format) datasets.",
         epilog=EXIT_STATUS,
+        formatter_class=HelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
     sub = parser.add_subparsers(dest="command", required=True)
     _train_parser(sub)
     _eval_parser(sub)
-    args = vars(parser.parse_args(argv))
+    use_formatter(parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = vars(build_parser().parse_args(argv))
     try:
         if args.pop("command") == "eval":
             return _eval(args)
@@ -198,6 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _train(args: dict) -> int:
     progress = args.pop("progress")
+    args["device"] = resolve_device(args["device"])  # config.json records the device used
     cfg = TrainConfig(**args)
     _check_device(cfg.device)
     require_output_folder("--out", cfg.out)

@@ -53,6 +53,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,6 +83,9 @@ from surrogates.scoring import (
     prepare,
     score,
 )
+
+#: ``progress(done, total, label)``: forecasters rolled out of those to roll out, and which.
+Progress = Callable[[int, int, str], None]
 
 DRIFT_LYAPUNOV = 20.0  # drift window, Lyapunov times
 DRIFT_FRACTION = 5  # without lambda_max: windows of horizon // 5 steps
@@ -293,8 +297,11 @@ def _window(root, n_frames: int, needs: dict[str, int], context, horizon) -> tup
 # -- the evaluation
 
 
-def evaluate(cfg: EvalConfig) -> dict:
-    """Evaluate the run ``cfg.run`` on each of its datasets; returns the reports."""
+def evaluate(cfg: EvalConfig, progress: Progress | None = None) -> dict:
+    """Evaluate the run ``cfg.run`` on each of its datasets; returns the reports.
+
+    ``progress(done, total, label)``, if given, is called as each dataset's forecasters
+    are rolled out (see :func:`evaluate_dataset`)."""
     run = Path(cfg.run)
     config, model, step = load_model(run)
     if cfg.jitter_samples != 1:
@@ -307,7 +314,9 @@ def evaluate(cfg: EvalConfig) -> dict:
     torch.manual_seed(cfg.seed)
     reports = {}
     for root in config["data"]:
-        reports[Path(root).name] = evaluate_dataset(cfg, run, config, model, step, root)
+        reports[Path(root).name] = evaluate_dataset(
+            cfg, run, config, model, step, root, progress=progress
+        )
     return reports
 
 
@@ -319,11 +328,21 @@ def _split(root, split: str) -> np.ndarray | None:
 
 
 def evaluate_dataset(
-    cfg: EvalConfig, run: Path, config: dict, model, step: int, root: str | Path
+    cfg: EvalConfig,
+    run: Path,
+    config: dict,
+    model,
+    step: int,
+    root: str | Path,
+    progress: Progress | None = None,
 ) -> dict:
     """Evaluate ``model`` (of the run ``run``, config dict ``config``, weights of training
     step ``step``) and the reference forecasters on the test split of the dataset
-    ``root``; writes ``run/eval/<dataset>/`` (see the module) and returns the report."""
+    ``root``; writes ``run/eval/<dataset>/`` (see the module) and returns the report.
+
+    ``progress(done, total, label)`` is called before each forecaster's rollout (``done``
+    of ``total`` forecasters rolled out, ``label`` "<dataset>: <forecaster>") and once
+    after the last (``done == total``)."""
     split = trajectories(root, "test")
     test, info = split.frames, split.info
     model.check(info)
@@ -377,10 +396,14 @@ def evaluate_dataset(
     ref = prepare(truth, train_rms, basis, max_lag, drift_window)
 
     results, rollouts = {}, {}
-    for c in candidates:
+    for i, c in enumerate(candidates):
+        if progress is not None:
+            progress(i, len(candidates), f"{info.name}: {c.label}")
         r = rollout(c.forecaster, context, horizon, cfg.batch_size, bound, split.constants)
         rollouts[c.key] = r
         results[c.key] = score(r, ref)
+    if progress is not None:
+        progress(len(candidates), len(candidates), f"{info.name}: rolled out")
     solver_fps = None
     twin = next((c.forecaster for c in candidates if c.key == "twin"), None)
     if twin is not None:

@@ -277,13 +277,14 @@ def test_cli_run_plot_and_bifurcation(tmp_path, capsys):
     assert main(argv) == 0
     assert png.stat().st_size > 10_000
     bif = tmp_path / "bif.png"
-    argv = ["bifurcation", "chialvo", "--param", "k", "--range", "-0.06", "0.13"]
+    argv = ["bifurcation", "chialvo_ring_star", "--param", "k", "--range", "-0.06", "0.13"]
     argv += ["--n-values", "100", "--n-transient", "500", "--n-keep", "50", "--out", str(bif)]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "neimark-sacker at k = 0.0302" in out and "period-doubling at k = -0.0472" in out
     assert bif.stat().st_size > 10_000
-    assert main(["bifurcation", "chialvo", "--param", "z", "--range", "0", "1", "--out", "x"]) == 2
+    argv = ["bifurcation", "chialvo_ring_star", "--param", "z", "--range", "0", "1"]
+    assert main([*argv, "--out", "x"]) == 2
 
 
 @pytest.mark.parametrize(

@@ -248,7 +248,7 @@ def test_run_refuses_what_it_used_to_take_silently(capsys, extra, words):
 
 
 def test_bifurcation_refuses_fixing_the_swept_parameter(tmp_path, capsys):
-    argv = ["bifurcation", "chialvo", "--param", "k", "--range", "0", "0.1"]
+    argv = ["bifurcation", "chialvo_ring_star", "--param", "k", "--range", "0", "0.1"]
     assert main([*argv, "--set", "k=0.05", "--out", str(tmp_path / "b.png")]) == 2
     assert "--param k varies" in error_line(capsys)
     assert main([*argv, "--out", str(tmp_path / "none" / "b.png")]) == 2
