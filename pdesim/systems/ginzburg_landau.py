@@ -222,4 +222,9 @@ class ComplexGinzburgLandau(SpectralSystem):
     def _initial_plane_wave(self, rng: np.random.Generator) -> np.ndarray:
         """The exact plane wave of the longest wavelength along x, ``q = (2 pi / L, 0)``
         (needs ``L > 2 pi``); not random."""
+        if not self.params.L > 2 * np.pi:
+            raise ValueError(
+                f"initial condition 'plane_wave' needs L > 2 pi (|q| = 2 pi / L < 1), got "
+                f"L={self.params.L:g}"
+            )
         return self.plane_wave((1,) + (0,) * (self.grid.ndim - 1))
