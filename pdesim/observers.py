@@ -24,9 +24,13 @@ py-pde's ``interrupts``); with neither, the observer follows the saved frames
 equal floats when its cadence equals ``save_every`` or is given as ``interval``).
 
 Observers see frames that passed the stepper's finiteness check; the system's frame
-check (:meth:`System.frame_problems`) runs on saved frames only. A run resumed from a
-checkpoint does not restore observers: they see only the resumed part (the times before
-stay NaN in :class:`ScalarSeries`).
+check (:meth:`System.frame_problems`) runs on saved frames only.
+
+Checkpoints: an observer with ``get_state() -> dict`` (arrays and JSON-able values) and
+``set_state(state)`` is saved with a checkpointed run and, on resume, continues where it
+was (given after ``start``, if the checkpoint holds an observer of the same type and
+cadence at the same place in the list). The built-ins have both; an observer without
+them sees only the resumed part.
 
 Built-ins: :class:`ScalarSeries` (energy, mass, norms or a user function, one number per
 trajectory and time) and :class:`LivePlot` (a matplotlib figure updated during the run;
@@ -179,6 +183,20 @@ class ScalarSeries(Observer):
                 )
         self.values[trajectories, index] = value
 
+    def get_state(self) -> dict[str, Any]:
+        """The values so far (for a checkpoint)."""
+        return {"values": self.values}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Continue from :meth:`get_state`'s values (after :meth:`start`)."""
+        values = np.asarray(state["values"], dtype=np.float64)
+        if values.shape != self.values.shape:
+            raise ValueError(
+                f"ScalarSeries {self.name!r}: the checkpoint holds values of shape "
+                f"{values.shape}, this run observes {self.values.shape}"
+            )
+        self.values[...] = values
+
 
 class LivePlot(Observer):
     """A matplotlib figure of a scalar series, redrawn during the run (interactive use).
@@ -243,6 +261,14 @@ class LivePlot(Observer):
     def finish(self) -> None:
         """Draw the complete series."""
         self._draw()
+
+    def get_state(self) -> dict[str, Any]:
+        """The series so far (for a checkpoint)."""
+        return self.series.get_state()
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Continue the series from a checkpoint (after :meth:`start`)."""
+        self.series.set_state(state)
 
     def _draw(self) -> None:
         for i, line in enumerate(self.lines):

@@ -25,8 +25,9 @@ the run's settings with a digest of the initial fields (which are re-drawn from
 ``seed``; the driver draws nothing else at random). ``resume=True`` continues from that
 file when it exists, and the result is bit-identical to an uninterrupted run. An
 interrupted run keeps its checkpoint and the sink's partial output; a finished run, or
-one that diverged, removes the checkpoint. Observers are not part of a checkpoint: a
-resumed run's observers see only the resumed part.
+one that diverged, removes the checkpoint. Observers with ``get_state``/``set_state``
+(the built-ins) are checkpointed too and resume where they were; others see only the
+resumed part.
 """
 
 from __future__ import annotations
@@ -288,7 +289,8 @@ def simulate(
         ``start(system, n_traj, t)`` / ``finish()``) called at their own cadence, the
         attribute ``every`` (steps) or ``interval`` (time, a multiple of ``dt``; default:
         ``save_every``), from ``t_warmup`` to ``t_end``; see :mod:`pdesim.observers`.
-        Not restored on resume: a resumed run's observers see only the resumed part.
+        On resume, observers with ``get_state``/``set_state`` (the built-ins) continue
+        from the checkpoint; others see only the resumed part.
     first_trajectory: global index of the first trajectory, so that a shard of a larger
         ensemble draws the same random numbers as it would in one big run.
     checkpoint: file of the run's checkpoints (``.npz``); needs ``checkpoint_every``. Its
@@ -363,10 +365,12 @@ def simulate(
         "method": method,
         "batch_size": batch,
     }
-    keeper = _checkpointer(checkpoint, checkpoint_every, dt, sink, settings, resume)
+    keeper = _checkpointer(checkpoint, checkpoint_every, dt, sink, settings, resume, watchers)
     position = keeper.load(resume) if keeper is not None else None
-    for watcher in watchers:
+    for i, watcher in enumerate(watchers):
         watcher.start(system, n_traj)
+        if position is not None:
+            watcher.restore(position.observer_data.get(str(i)))
     if position is None:
         sink.open(system, n_traj, t)
     else:
@@ -446,6 +450,23 @@ class _Watcher:
         finish = getattr(self.observer, "finish", None)
         if finish is not None:
             finish()
+
+    def state(self) -> dict[str, Any] | None:
+        """What a checkpoint keeps of the observer (None: it has no ``get_state``)."""
+        get_state = getattr(self.observer, "get_state", None)
+        if not callable(get_state):
+            return None
+        return {"type": type(self.observer).__name__, "steps": self.steps, **get_state()}
+
+    def restore(self, data: dict[str, Any] | None) -> None:
+        """Give a resumed observer its checkpointed state, if it has ``set_state`` and the
+        checkpoint holds an observer of its type and cadence at its place."""
+        set_state = getattr(self.observer, "set_state", None)
+        if not callable(set_state) or data is None:
+            return
+        if data.get("type") != type(self.observer).__name__ or data.get("steps") != self.steps:
+            return
+        set_state({k: v for k, v in data.items() if k not in ("type", "steps")})
 
 
 def _schedule(
@@ -588,15 +609,24 @@ class _Position:
     stepper_state: dict[str, Any] | None
     sink_data: dict[str, Any]
     elapsed: float
+    observer_data: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class _Checkpointer:
     """Writes and reads one run's checkpoint file (``.npz``, replaced atomically)."""
 
-    def __init__(self, path: Path, steps: int, sink: CheckpointableSink, settings: dict) -> None:
+    def __init__(
+        self,
+        path: Path,
+        steps: int,
+        sink: CheckpointableSink,
+        settings: dict,
+        watchers: list[_Watcher] | None = None,
+    ) -> None:
         self.path = path
         self.steps = steps
         self.sink = sink
+        self.watchers = watchers or []
         self.settings = json.loads(json.dumps(settings))
         self.written = False
 
@@ -605,6 +635,12 @@ class _Checkpointer:
     ) -> None:
         sink_data = self.sink.checkpoint_data()
         arrays = {f"sink_{k}": v for k, v in sink_data.items() if isinstance(v, np.ndarray)}
+        observers = {}
+        for i, watcher in enumerate(self.watchers):
+            kept = watcher.state()
+            if kept is not None:
+                arrays |= {f"obs{i}_{k}": v for k, v in kept.items() if isinstance(v, np.ndarray)}
+                observers[str(i)] = {k: v for k, v in kept.items() if not isinstance(v, np.ndarray)}
         meta = {
             "settings": self.settings,
             "start": start,
@@ -612,6 +648,7 @@ class _Checkpointer:
             "elapsed": elapsed,
             "stepper": stepper.get_state() if hasattr(stepper, "get_state") else None,
             "sink": {k: v for k, v in sink_data.items() if not isinstance(v, np.ndarray)},
+            "observers": observers,
         }
         with atomic_path(self.path) as tmp, open(tmp, "wb") as handle:
             np.savez(handle, meta=np.array(json.dumps(meta)), state=state, **arrays)
@@ -625,9 +662,26 @@ class _Checkpointer:
                 meta = json.loads(str(data["meta"]))
                 state = data["state"].copy()
                 sink_data = {k[5:]: data[k].copy() for k in data.files if k.startswith("sink_")}
+                observer_data = {
+                    i: {
+                        **kept,
+                        **{
+                            k[len(f"obs{i}_") :]: data[k].copy()
+                            for k in data.files
+                            if k.startswith(f"obs{i}_")
+                        },
+                    }
+                    for i, kept in meta.get("observers", {}).items()
+                }
             sink_data.update(meta["sink"])
             position = _Position(
-                meta["start"], meta["step"], state, meta["stepper"], sink_data, meta["elapsed"]
+                meta["start"],
+                meta["step"],
+                state,
+                meta["stepper"],
+                sink_data,
+                meta["elapsed"],
+                observer_data,
             )
             stored = meta["settings"]
         # Whatever a truncated or overwritten file raises (numpy's "pickled data" advice,
@@ -663,6 +717,7 @@ def _checkpointer(
     sink: FrameSink,
     settings: dict[str, Any],
     resume: bool,
+    watchers: list[_Watcher] | None = None,
 ) -> _Checkpointer | None:
     if path is None:
         if every is not None:
@@ -687,7 +742,7 @@ def _checkpointer(
             f"parameter 'sink' ({type(sink).__name__}) cannot be checkpointed: it has no "
             f"{', '.join(missing)} method"
         )
-    return _Checkpointer(path, steps, sink, settings)
+    return _Checkpointer(path, steps, sink, settings, watchers)
 
 
 def _check_frame(system: System, frame: np.ndarray, first: int, t: float) -> None:

@@ -233,3 +233,41 @@ def test_bad_built_in_settings_are_named():
     system = pdesim.make_system("ks1d", L=22.0, N=64)
     with pytest.raises(ValueError, match=r"'field' = 'w' is not a field of ks1d"):
         pdesim.simulate(system, observers=[pdesim.ScalarSeries(field="w")], **RUN)
+
+
+class Interrupt:
+    """Interrupts the run at one observation (deterministic, unlike wall-time progress)."""
+
+    every = 1
+
+    def __init__(self, first, index):
+        self.at = (first, index)
+
+    def observe(self, t, fields, trajectories, index):
+        if (trajectories.start, index) == self.at:
+            raise KeyboardInterrupt
+
+
+def test_built_in_observers_resume_from_a_checkpoint_and_others_see_the_resumed_part(
+    ks1d, tmp_path
+):
+    kwargs = {**RUN, "batch_size": 2}
+    ckpt = {"checkpoint": tmp_path / "run.npz", "checkpoint_every": 1.0}
+
+    def observers():
+        return [pdesim.ScalarSeries(every=2), RegimeRecorder(), Log(every=1)]
+
+    whole = observers()
+    plain = pdesim.simulate(ks1d, observers=whole, **kwargs)
+    # interrupted in the second batch at step 14 (t = 3.5); its last checkpoint is step 12
+    with pytest.raises(KeyboardInterrupt):
+        pdesim.simulate(ks1d, observers=[*observers(), Interrupt(2, 10)], **ckpt, **kwargs)
+    assert (tmp_path / "run.npz").exists()
+    resumed = observers()
+    run = pdesim.simulate(ks1d, observers=resumed, resume=True, **ckpt, **kwargs)
+    np.testing.assert_array_equal(run.fields["u"], plain.fields["u"])
+    np.testing.assert_array_equal(resumed[0].values, whole[0].values)
+    for name in ("std", "values", "last"):
+        np.testing.assert_array_equal(getattr(resumed[1], name), getattr(whole[1], name))
+    seen = resumed[2].observed()  # no get_state: only what came after the checkpoint
+    assert [(c[2], c[3]) for c in seen] == [(slice(2, 3), k) for k in range(9, 17)]

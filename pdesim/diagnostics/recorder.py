@@ -6,8 +6,8 @@ fields' values at one probe point, plus the last frame -- a few numbers per fram
 so a streamed run's memory stays bounded. It is also an observer
 (:mod:`pdesim.observers`): ``RegimeRecorder()`` without a sink, given in
 ``simulate(..., observers=[recorder])``, records the same at its cadence (default: the
-saved frames; ``every=`` steps or ``interval=`` time), but is not restored on resume as
-the sink wrapper is. :func:`regime_report` turns them into
+saved frames; ``every=`` steps or ``interval=`` time) and is checkpointed as an observer.
+:func:`regime_report` turns them into
 lines, from what the system declares: the label of its regime classifier
 (``System.regime_classifier``) on the std of the first field and, for systems with a
 phase pair (``System.phase_fields``), the rotation frequency at the probe and the
@@ -86,6 +86,16 @@ class RegimeRecorder:
 
     def finish(self) -> None:
         """Observer: nothing to do."""
+
+    def get_state(self) -> dict[str, Any]:
+        """Observer: what a checkpoint keeps (the records so far)."""
+        return {"std": self.std, "values": self.values, "last": self.last}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Observer: continue from :meth:`get_state`'s records (after :meth:`start`)."""
+        self.std[...] = state["std"]
+        self.values[...] = state["values"]
+        self.last[...] = state["last"]
 
     def write(self, first: int, index: int, frame: np.ndarray) -> None:
         self.sink.write(first, index, frame)
