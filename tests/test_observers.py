@@ -271,3 +271,16 @@ def test_built_in_observers_resume_from_a_checkpoint_and_others_see_the_resumed_
         np.testing.assert_array_equal(getattr(resumed[1], name), getattr(whole[1], name))
     seen = resumed[2].observed()  # no get_state: only what came after the checkpoint
     assert [(c[2], c[3]) for c in seen] == [(slice(2, 3), k) for k in range(9, 17)]
+
+
+def test_live_plot_makes_its_own_figure_when_none_is_given(ks1d):
+    plt = pytest.importorskip("matplotlib.pyplot")
+    live = pdesim.LivePlot("mass", refresh=0.0)
+    try:
+        pdesim.simulate(ks1d, observers=[live], **RUN)
+        assert live.figure in map(plt.figure, plt.get_fignums())
+        np.testing.assert_array_equal(
+            live.figure.axes[0].lines[0].get_ydata(), live.series.values[0]
+        )
+    finally:
+        plt.close(live.figure)
