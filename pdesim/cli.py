@@ -384,21 +384,27 @@ def _validate(args: argparse.Namespace) -> int:
     checked = 0
     unchecked = 0
     for target in map(Path, args.paths):
-        reports = (
-            {str(target): check_file(target, strict=args.strict)}
-            if target.is_file()
-            else {
+        # notes: what a file pdesim did not write (The Well's own) lacks of pdesim's rules
+        notes: dict[str, list[str]] = {}
+        if target.is_file():
+            notes[str(target)] = []
+            reports = {
+                str(target): check_file(target, strict=args.strict, notes=notes[str(target)])
+            }
+        else:
+            reports = {
                 k: v
                 for d in find_datasets(target)
-                for k, v in check_dataset(d, strict=args.strict).items()
+                for k, v in check_dataset(d, strict=args.strict, notes=notes).items()
             }
-        )
         if not reports:
             print(f"{target}: no HDF5 file or dataset found")
             failed += 1
         for where, problems in reports.items():
             checked += where != "dataset"
             unchecked += where != "dataset" and not problems and not has_checksums(where)
+            for note in notes.get(where, []):
+                print(f"note {where}: {note}")
             for problem in problems:
                 print(f"FAIL {where}: {problem}")
             failed += bool(problems)

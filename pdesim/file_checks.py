@@ -6,9 +6,20 @@ rule, a dataset in ``/scalars``); ``/dimensions`` with ``spatial_dims`` and a
 dataset per axis carrying boolean ``sample_varying``/``time_varying``; the three
 ``t{0,1,2}_fields`` groups with ``field_names``, and per field the flags,
 ``dim_varying`` and shapes that agree with ``n_trajectories``, the time axis and
-the spatial axes; ``/scalars`` with consistent ranks; boundary groups with
+the spatial axes; ``/scalars`` with consistent ranks (also its datasets named in
+``@pdesim_unlisted``, :data:`pdesim.io.UNLISTED_ATTR`); boundary groups with
 ``bc_type``, flags, ``associated_dims``/``associated_fields`` and a ``mask`` of the
 right size.
+
+Files pdesim did not write (no ``pdesim_system`` attribute: The Well's own, or its
+``write_dummy_data`` test file) are held to what The Well's reader needs: the rules
+that only pdesim's files follow, or that only the checker asks and ``WellDataset``
+never reads, become notes (the ``notes`` list of :func:`check_file`), not problems.
+They are: each simulation parameter a dataset in ``/scalars`` and a ``time_varying``
+flag on ``/dimensions/time`` (our rules), a ``time_varying`` flag on each spatial
+axis, ``associated_dims`` a list (a single name is read the same) and an
+``associated_fields`` attribute on each boundary group. The data and content checks
+are the same for every file.
 
 Data: non-finite values, float32 fields, trajectories frozen in time or constant
 in space and time, extreme outliers (beyond ``OUTLIER_SIGMAS`` standard deviations
@@ -48,6 +59,8 @@ from pdesim.io import (
     SHARD_ATTR,
     SIZE_ATTR,
     SPLITS,
+    SYSTEM_ATTR,
+    UNLISTED_ATTR,
     VOLATILE_ATTRS,
     content_digest,
 )
@@ -158,16 +171,31 @@ def _is_list(value: object) -> bool:
     return isinstance(value, list | np.ndarray)
 
 
-def _flags(node: h5py.HLObject, label: str, problems: list[str]) -> bool:
+def _flags(
+    node: h5py.HLObject,
+    label: str,
+    problems: list[str],
+    lenient: tuple[str, ...] = (),
+    notes: list[str] | None = None,
+) -> bool:
+    """Whether ``node`` has both boolean flags; a missing flag named in ``lenient`` is
+    a note (into ``notes``), not a problem."""
     ok = True
     for flag in ("sample_varying", "time_varying"):
-        if flag not in node.attrs or not _is_bool(node.attrs[flag]):
+        if flag in lenient and flag not in node.attrs and notes is not None:
+            notes.append(f"{label} has no '{flag}' attribute (The Well's reader does not need it)")
+        elif flag not in node.attrs or not _is_bool(node.attrs[flag]):
             problems.append(f"{label}: needs a boolean '{flag}' attribute")
             ok = False
     return ok
 
 
-def _check_root(h5: h5py.File, problems: list[str]) -> None:
+def written_by_pdesim(h5: h5py.File) -> bool:
+    """Whether pdesim wrote the file (it carries the ``pdesim_system`` attribute)."""
+    return SYSTEM_ATTR in h5.attrs
+
+
+def _check_root(h5: h5py.File, problems: list[str], notes: list[str] | None = None) -> None:
     for key, kind in _ROOT.items():
         value = h5.attrs.get(key)
         if value is None:
@@ -183,17 +211,21 @@ def _check_root(h5: h5py.File, problems: list[str]) -> None:
         if name not in h5.attrs:
             problems.append(f"simulation parameter '{name}' is not a root attribute")
         if "scalars" in h5 and name not in h5["scalars"]:
-            problems.append(f"simulation parameter '{name}' is not a dataset in /scalars")
+            message = f"simulation parameter '{name}' is not a dataset in /scalars"
+            (problems if notes is None else notes).append(message)
 
 
-def _check_dimensions(h5: h5py.File, problems: list[str]) -> list[str]:
+def _check_dimensions(
+    h5: h5py.File, problems: list[str], notes: list[str] | None = None
+) -> list[str]:
     dims = h5["dimensions"]
+    lenient = ("time_varying",) if notes is not None else ()
     if "time" not in dims:
         problems.append("/dimensions has no 'time' dataset")
     elif not isinstance(dims["time"], h5py.Dataset):
         problems.append("/dimensions/time is not a dataset")
     else:
-        _flags(dims["time"], "/dimensions/time", problems)
+        _flags(dims["time"], "/dimensions/time", problems, lenient, notes)
     spatial = dims.attrs.get("spatial_dims")
     if spatial is None or not _is_list(spatial) or not all(isinstance(d, str) for d in spatial):
         problems.append("/dimensions needs a 'spatial_dims' attribute: a list of strings")
@@ -205,7 +237,7 @@ def _check_dimensions(h5: h5py.File, problems: list[str]) -> list[str]:
         if name not in dims or not isinstance(dims[name], h5py.Dataset):
             problems.append(f"dimension '{name}' has no dataset in /dimensions")
         else:
-            _flags(dims[name], f"/dimensions/{name}", problems)
+            _flags(dims[name], f"/dimensions/{name}", problems, lenient, notes)
     return spatial
 
 
@@ -267,9 +299,14 @@ def _check_scalars(h5: h5py.File, problems: list[str]) -> None:
     if names is None or not _is_list(names):
         problems.append("/scalars needs a 'field_names' list")
         return
-    for name in names:
+    unlisted = group.attrs.get(UNLISTED_ATTR, [])
+    if not _is_list(unlisted):
+        problems.append(f"/scalars: '{UNLISTED_ATTR}' must be a list of dataset names")
+        unlisted = []
+    for name in [*names, *unlisted]:
         if name not in group:
-            problems.append(f"/scalars/{name} is named in field_names but missing")
+            which = "field_names" if name in names else UNLISTED_ATTR
+            problems.append(f"/scalars/{name} is named in {which} but missing")
             continue
         ds = group[name]
         if _flags(ds, f"/scalars/{name}", problems):
@@ -278,7 +315,9 @@ def _check_scalars(h5: h5py.File, problems: list[str]) -> None:
                 problems.append(f"/scalars/{name} has {ds.ndim} dimensions, expected {rank}")
 
 
-def _check_boundaries(h5: h5py.File, spatial: list[str], problems: list[str]) -> None:
+def _check_boundaries(
+    h5: h5py.File, spatial: list[str], problems: list[str], notes: list[str] | None = None
+) -> None:
     for key, bc in h5["boundary_conditions"].items():
         where = f"/boundary_conditions/{key}"
         if str(bc.attrs.get("bc_type", "")).upper() not in _BC_TYPES:
@@ -286,8 +325,15 @@ def _check_boundaries(h5: h5py.File, spatial: list[str], problems: list[str]) ->
         if not _flags(bc, where, problems):
             continue
         if "associated_fields" not in bc.attrs:
-            problems.append(f"{where} needs an 'associated_fields' attribute")
+            message = f"{where} needs an 'associated_fields' attribute"
+            (problems if notes is None else notes).append(message)
         dims = bc.attrs.get("associated_dims")
+        if isinstance(dims, str) and notes is not None:
+            notes.append(
+                f"{where}: 'associated_dims' is the name {dims!r}, not a list (The Well's "
+                "checker asks a list; its reader takes the name alike)"
+            )
+            dims = [dims]
         if dims is None or not _is_list(dims) or len(dims) == 0:
             problems.append(f"{where} needs a non-empty 'associated_dims' list")
             continue
@@ -337,10 +383,15 @@ def _check_data(h5: h5py.File, problems: list[str]) -> None:
                 )
 
 
-def check_file(path: str | os.PathLike, *, strict: bool = False) -> list[str]:
+def check_file(
+    path: str | os.PathLike, *, strict: bool = False, notes: list[str] | None = None
+) -> list[str]:
     """Every problem found in one HDF5 file (empty list: the file is valid): the format,
     then the content (:func:`verify_content`; ``strict``: a file without stored
-    checksums fails), then the data. Never raises for a damaged file."""
+    checksums fails), then the data. Never raises for a damaged file.
+
+    A file pdesim did not write passes the rules only pdesim's files follow (see the
+    module docstring); what it lacks of them is appended to ``notes`` if given."""
     try:
         h5 = h5py.File(path, "r")
     except _READ_ERRORS as exc:
@@ -348,14 +399,21 @@ def check_file(path: str | os.PathLike, *, strict: bool = False) -> list[str]:
     with h5:
         problems: list[str] = []
         try:
-            _check_file(h5, strict, problems)
+            found: list[str] | None = None if written_by_pdesim(h5) else []
+            _check_file(h5, strict, problems, found)
+            if notes is not None and found:
+                notes += found
         except _READ_ERRORS as exc:
             problems.append(f"cannot be read: {_one_line(exc)}")
     return problems
 
 
-def _check_file(h5: h5py.File, strict: bool, problems: list[str]) -> None:
-    _check_root(h5, problems)
+def _check_file(
+    h5: h5py.File, strict: bool, problems: list[str], notes: list[str] | None = None
+) -> None:
+    """``notes`` None: every rule is a problem (pdesim's files); a list: the rules of
+    pdesim's files alone become notes there."""
+    _check_root(h5, problems, notes)
     missing = [
         g
         for g in (
@@ -369,11 +427,11 @@ def _check_file(h5: h5py.File, strict: bool, problems: list[str]) -> None:
     problems += [f"group /{g} is missing" for g in missing]
     if missing or problems:
         return
-    spatial = _check_dimensions(h5, problems)
+    spatial = _check_dimensions(h5, problems, notes)
     for order in range(3):
         _check_fields(h5, order, spatial, problems)
     _check_scalars(h5, problems)
-    _check_boundaries(h5, spatial, problems)
+    _check_boundaries(h5, spatial, problems, notes)
     if problems:
         return
     content, readable = _content_problems(h5, strict)
@@ -479,9 +537,15 @@ def _provenance_problems(root: Path, stamps: dict[Path, dict[str, Any]]) -> list
     return problems
 
 
-def check_dataset(dataset_dir: str | os.PathLike, *, strict: bool = False) -> dict[str, list[str]]:
+def check_dataset(
+    dataset_dir: str | os.PathLike,
+    *,
+    strict: bool = False,
+    notes: dict[str, list[str]] | None = None,
+) -> dict[str, list[str]]:
     """Problems per file (:func:`check_file`, ``strict`` passed on) and for the dataset
-    as a whole (key ``"dataset"``)."""
+    as a whole (key ``"dataset"``); the notes of files pdesim did not write go into
+    ``notes`` (per file) if given."""
     root = Path(dataset_dir)
     report: dict[str, list[str]] = {}
     overall: list[str] = []
@@ -491,8 +555,11 @@ def check_dataset(dataset_dir: str | os.PathLike, *, strict: bool = False) -> di
     for split in SPLITS:
         signatures = set()
         for path in sorted((root / "data" / split).glob("*.h*5")):
-            problems = check_file(path, strict=strict)
+            found: list[str] = []
+            problems = check_file(path, strict=strict, notes=found)
             report[str(path)] = problems
+            if found and notes is not None:
+                notes[str(path)] = found
             if not problems:
                 with h5py.File(path, "r") as h5:
                     dims = [str(d) for d in h5["dimensions"].attrs["spatial_dims"]]

@@ -9,7 +9,8 @@ One file holds the trajectories of one parameter setting::
     /boundary_conditions/<axis>_<periodic|wall>  @bc_type @associated_dims mask
                             (empty for graphs: grid_type "graph", one axis "node")
     /graph                  graphs only: adjacency, weights (N, N), triangles (T, 3)
-    /scalars                one float32 dataset per numeric simulation parameter
+    /scalars                one float32 dataset per numeric simulation parameter;
+                            2-D KS also u_mean (n_traj, T), kept out of field_names
     /t0_fields/<name>       float32 (n_traj, T, *space)   /t1_fields, /t2_fields (empty)
 
 Every dataset carries ``sample_varying`` and ``time_varying``; fields carry
@@ -79,6 +80,10 @@ FFT_ATTR = "pdesim_fft"  #: JSON of the FFT environment of the shard
 HOST_ATTR = "pdesim_host"  #: only in older files, like :data:`WALL_TIME_ATTR`
 DT_PER_TRAJECTORY_ATTR = "pdesim_dt_per_trajectory"  #: JSON; only after a dt halving
 EXCLUDED_ATTR = "pdesim_excluded"  #: JSON list of diverged trajectories; only after one
+#: On ``/scalars``: its datasets left out of ``field_names`` (per-trajectory, time-varying
+#: scalars such as 2-D KS's ``u_mean``; see :class:`WellWriter`). Files written before it
+#: existed list them in ``field_names`` instead; readers find them by name either way.
+UNLISTED_ATTR = "pdesim_unlisted"
 #: On each field and time-varying scalar dataset: :func:`content_digest` of its values.
 DIGEST_ATTR = "pdesim_sha256"
 #: Attributes that differ between two identical runs, found only in files written
@@ -255,7 +260,8 @@ class WellWriter:
     """A frame sink that writes one Well-format file, frames streamed as they come.
 
     Files store what :meth:`System.dataset_frame` returns (for most systems the fields
-    themselves; 2-D KS stores ``u - <u>`` and the mean as the scalar ``u_mean``).
+    themselves; 2-D KS stores ``u - <u>`` and the mean as the scalar ``u_mean``,
+    a dataset of ``/scalars`` named in its :data:`UNLISTED_ATTR`, not its ``field_names``).
     Fields are float32 ``(n_traj, T, *space)`` chunked one frame per chunk, with
     fletcher32 checksums, and get their :data:`DIGEST_ATTR` on :meth:`close`. The file
     is built under a temporary name beside ``path`` (:func:`pdesim.files.temporary_path`)
@@ -336,7 +342,14 @@ class WellWriter:
         _write_boundaries(h5, grid, dims)
         _write_graph(h5, grid)
         scalars = _group(h5, "scalars")
-        scalars.attrs["field_names"] = [*numeric, *system.dataset_scalars]
+        # Per-trajectory, time-varying scalars (2-D KS's u_mean) are stored in /scalars
+        # but left out of its field_names (named in UNLISTED_ATTR instead): The Well's
+        # check_thewell_formatting.py adds the two numpy-boolean flags of such a scalar
+        # (True + True is True, so it expects one dimension of the two) and fails the
+        # file, while WellDataset, which reads only listed scalars, never needs them.
+        scalars.attrs["field_names"] = list(numeric)
+        if system.dataset_scalars:
+            scalars.attrs[UNLISTED_ATTR] = list(system.dataset_scalars)
         for key, value in numeric.items():
             _flags(_dataset(scalars, key, data=np.float32(value)), False, False)
         self._scalars = {}
