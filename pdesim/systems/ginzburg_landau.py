@@ -134,7 +134,9 @@ def _from_pm(state: np.ndarray, out: np.ndarray) -> np.ndarray:
 
 
 class ComplexGinzburgLandau(SpectralSystem):
-    """``A_t = A + (1 + i alpha) ∇²A - (1 + i beta)|A|² A`` (see the module docstring)."""
+    """The complex Ginzburg-Landau equation for ``A = A_re + i A_im``; exact plane waves
+    ``R² = 1 - |q|²``, ``omega = beta + (alpha - beta)|q|²``; ``alpha = 0`` is rd_spiral
+    with ``d1 = d2`` rescaled (details in the module docstring)."""
 
     name = "cgle"
     summary = "complex Ginzburg-Landau, 1-D/2-D periodic: A_t = A + (1+i alpha)ΔA - (1+i beta)|A|²A"
