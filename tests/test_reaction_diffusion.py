@@ -2,6 +2,8 @@
 the adaptive integrator, Neumann/rectangular boxes, restart, memory and bad input."""
 
 import dataclasses
+import importlib
+import math
 import tracemalloc
 
 import numpy as np
@@ -312,6 +314,14 @@ def test_initial_conditions_have_the_documented_topology():
 # ----------------------------------------------------------------- restart and memory
 
 
+@pytest.fixture
+def frame_progress(monkeypatch):
+    """progress called at saved frames only (not also every PROGRESS_SECONDS of wall
+    time): the interruption tests count calls to stop at a given frame, however slow
+    the machine."""
+    monkeypatch.setattr(importlib.import_module("pdesim.simulate"), "PROGRESS_SECONDS", math.inf)
+
+
 def _interrupt_after(calls: int):
     seen = []
 
@@ -325,7 +335,9 @@ def _interrupt_after(calls: int):
 
 @pytest.mark.parametrize("method", ["etdrk4", "ifdp5"])
 @pytest.mark.parametrize("streamed", [False, True])
-def test_resumed_run_is_bit_identical_to_an_uninterrupted_one(tmp_path, method, streamed):
+def test_resumed_run_is_bit_identical_to_an_uninterrupted_one(
+    tmp_path, method, streamed, frame_progress
+):
     system = pdesim.make_system("rd_spiral", preset="stable_spiral", N=64)
     dt = 0.05 if method == "etdrk4" else 0.5
     kwargs = {"t_end": 4.0, "dt": dt, "save_every": 0.5, "n_traj": 3, "batch_size": 2}
@@ -353,7 +365,7 @@ def test_resumed_run_is_bit_identical_to_an_uninterrupted_one(tmp_path, method, 
             assert resumed.info["stepper"][key] == whole.info["stepper"][key]
 
 
-def test_resume_refuses_a_checkpoint_of_another_run(tmp_path):
+def test_resume_refuses_a_checkpoint_of_another_run(tmp_path, frame_progress):
     system = pdesim.make_system("rd_spiral", preset="pattern_decay")
     kwargs = {"t_end": 2.0, "dt": 0.05, "save_every": 0.5}
     ckpt = {"checkpoint": tmp_path / "c.npz", "checkpoint_every": 0.5}
