@@ -3,6 +3,7 @@ every option with its default, ``pdesim list NAME``, the bifurcation command's s
 name, ``--device auto`` and ``--quiet`` hiding only progress bars."""
 
 import argparse
+from pathlib import Path
 
 import pytest
 
@@ -102,35 +103,50 @@ def test_bifurcation_takes_the_registry_name_and_names_it_for_the_old_one(tmp_pa
 # -- --quiet hides progress bars only; --device auto; the eval progress bar
 
 
-def test_quiet_keeps_the_summary_and_wrote_lines_of_run_show_and_data(tmp_path, capsys):
-    from test_data import write_recipe
-
+def test_quiet_keeps_the_summary_and_wrote_lines_of_run_and_show(tmp_path, capsys):
     h5, png = tmp_path / "r.h5", tmp_path / "r.png"
     argv = ["run", "ks1d", "--t-end", "2", "--out", str(h5), "--plot", str(png)]
     assert pdesim_cli.main([*argv, "--quiet"]) == 0
-    captured = capsys.readouterr()
-    assert "1 trajectories x 9 frames" in captured.out
-    assert f"wrote {h5}" in captured.out and f"wrote {png}" in captured.out
-    assert captured.err == ""
+    quiet = capsys.readouterr()
+    assert "1 trajectories x 9 frames" in quiet.out
+    assert f"wrote {h5}" in quiet.out and f"wrote {png}" in quiet.out
+    assert quiet.err == ""
     h5.unlink()
     assert pdesim_cli.main(argv) == 0  # without --quiet: the same lines and a bar
     loud = capsys.readouterr()
-    assert loud.out.splitlines()[1:] == captured.out.splitlines()[1:]
+    assert loud.out.splitlines()[1:] == quiet.out.splitlines()[1:]
     assert "step" in loud.err
-    for flag in ([], ["--quiet"]):
-        assert pdesim_cli.main(["show", str(h5), "--out", str(tmp_path / "s.png"), *flag]) == 0
-        assert f"wrote {tmp_path / 's.png'}" in capsys.readouterr().out
-    recipe = write_recipe(tmp_path)
-    argv = ["data", str(recipe), "--out", str(tmp_path / "d"), "--workers", "1", "--quiet"]
+    assert pdesim_cli.main(["show", str(h5), "--out", str(tmp_path / "s.png"), "--quiet"]) == 0
+    assert capsys.readouterr().out == f"wrote {tmp_path / 's.png'}\n"
+
+
+@pytest.mark.parametrize("quiet", [True, False])
+def test_quiet_keeps_the_summary_of_data(tmp_path, capsys, monkeypatch, quiet):
+    """``pdesim data``'s bar and summary are the CLI's: the generator is stood in for."""
+    import pdesim.data
+    from pdesim.recipes import Summary
+
+    def generate(recipe, out, workers=None, scheduler=None, progress=None):
+        for _ in recipe.shards():
+            progress({})
+        return Summary(recipe.name, recipe.size, str(tmp_path / "d"), files_written=4)
+
+    monkeypatch.setattr(pdesim.data, "generate", generate)
+    recipe = Path(__file__).resolve().parents[1] / "datasets" / "ks1d.toml"
+    argv = ["data", str(recipe), "--out", str(tmp_path)] + ["--quiet"] * quiet
     assert pdesim_cli.main(argv) == 0
     captured = capsys.readouterr()
-    assert "tiny (small) -> " in captured.out and "4 files written" in captured.out
-    assert "file" not in captured.err
+    assert captured.out.startswith("ks1d (small) -> ") and "4 files written" in captured.out
+    assert ("file" in captured.err) is not quiet
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """A 2-step run trained through the CLI with the default --device (auto), --quiet."""
+    """A 2-step run trained through the CLI with the default --device (auto) and
+    --quiet: (run directory, stdout, stderr)."""
+    import contextlib
+    import io
+
     import torch
     from test_surrogates_data import KS1D, write_dataset
 
@@ -139,47 +155,57 @@ def trained(tmp_path_factory):
     data = write_dataset(root / "ks1d", KS1D, n_traj=4, n_t=40, splits=("train", "valid", "test"))
     argv = ["train", "--data", str(data), "--out", str(root / "run"), "--steps", "2"]
     argv += ["--batch-size", "4", "--n-steps-input", "3", "--val-every", "0", "--threads", "1"]
-    return root / "run", argv
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        assert surrogates_cli.main([*argv, "--quiet"]) == 0
+    return root / "run", out.getvalue(), err.getvalue()
 
 
 def test_train_device_auto_is_recorded_as_the_device_used_and_quiet_keeps_the_summary(
-    trained, capsys
+    trained,
 ):
     import json
 
     import torch
 
-    run, argv = trained
-    assert surrogates_cli.main([*argv, "--quiet"]) == 0
-    captured = capsys.readouterr()
-    assert json.loads(captured.out)["steps"] == 2  # the summary is printed
-    assert captured.err == ""
+    run, out, err = trained
+    assert json.loads(out)["steps"] == 2  # the summary is printed
+    assert err == ""
     config = json.loads((run / "config.json").read_text())
     assert config["device"] == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert surrogates_cli.resolve_device("auto") == config["device"]
     assert surrogates_cli.resolve_device("cuda:0") == "cuda:0"
 
 
-def test_eval_reports_progress_per_forecaster_and_quiet_hides_only_the_bar(trained, capsys):
-    from surrogates.evaluate import EvalConfig, evaluate
+def test_eval_reports_progress_per_forecaster_and_quiet_hides_only_the_bar(
+    trained, capsys, monkeypatch
+):
+    import surrogates.evaluate
 
-    run, _ = trained
-    if not (run / "config.json").exists():
-        pytest.skip("needs the trained run of the test before")
+    run = trained[0]
     calls = []
-    cfg = EvalConfig(str(run), horizon=4, lyapunov=0.05, reservoir=False)
-    evaluate(cfg, progress=lambda *a: calls.append(a))
+    real = surrogates.evaluate.evaluate
+
+    def recording(cfg, progress=None):
+        def both(*report):
+            calls.append(report)
+            progress(*report)
+
+        return real(cfg, progress=both)
+
+    monkeypatch.setattr(surrogates.evaluate, "evaluate", recording)
+    argv = ["eval", str(run), "--horizon", "4", "--lyapunov", "0.05", "--no-reservoir"]
+    argv += ["--threads", "1"]
+    assert surrogates_cli.main(argv) == 0
+    loud = capsys.readouterr()
     total = calls[0][1]
     assert [c[0] for c in calls] == list(range(total + 1)) and total >= 4
     assert all(c[1] == total and c[2].startswith("ks1d: ") for c in calls)
     assert "walrus" in calls[0][2] and "persistence" in " ".join(c[2] for c in calls)
+    assert "ks1d: " in loud.err and "forecaster" in loud.err  # the bar, on stderr
 
-    argv = ["eval", str(run), "--horizon", "4", "--lyapunov", "0.05", "--no-reservoir"]
-    argv += ["--threads", "1"]
     assert surrogates_cli.main([*argv, "--quiet"]) == 0
     quiet = capsys.readouterr()
     assert "| twin |" in quiet.out and "report: " in quiet.out
+    assert quiet.out.count("\n") == loud.out.count("\n")
     assert quiet.err == ""
-    assert surrogates_cli.main(argv) == 0
-    loud = capsys.readouterr()
-    assert loud.out == quiet.out or "| twin |" in loud.out
-    assert "ks1d: " in loud.err and "forecaster" in loud.err
