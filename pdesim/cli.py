@@ -194,6 +194,8 @@ def _describe(name: str, detail: bool = False) -> list[str]:
             lines.append(f"    {preset}: {settings}")
     elif cls.presets:
         lines.append(f"  presets: {', '.join(cls.presets)}")
+    if detail and name in BIFURCATION_MAPS:
+        lines.append(f"  its node map's bifurcations: pdesim bifurcation {name} --param k ...")
     rows = cls.parameter_table()
     width = max(len(row["name"]) for row in rows)
     if detail:
@@ -530,7 +532,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Pseudo-spectral simulators of pattern-forming and chaotic systems.",
         epilog=EXIT_STATUS,
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"%(prog)s {VERSION}",
+        help="print the package version and exit",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p_list = sub.add_parser("list", help="systems, their parameters, defaults and allowed ranges")
@@ -590,7 +597,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_data.add_argument("recipes", nargs="+", help="recipe files")
     p_data.add_argument("--size", default="small", help="recipe size to generate (default: small)")
     p_data.add_argument("--workers", type=int, help="local worker processes (default: cores)")
-    p_data.add_argument("--scheduler", help="address of a running dask scheduler to use")
+    p_data.add_argument(
+        "--scheduler",
+        help="address of a running dask scheduler to use (default: a local cluster of "
+        "--workers processes)",
+    )
     p_data.add_argument("--out", help="folder for the datasets (default: beside each recipe)")
     p_data.add_argument("--quiet", action="store_true", help=_QUIET)
     p_data.set_defaults(func=_data)

@@ -76,6 +76,8 @@ def test_list_name_shows_one_system(capsys):
     assert "methods: etdrk4, ifdp5" in out
     assert "stable_spiral: d1=0.1" in out  # a preset with its values
     assert "default 20.0" in out and "> 0" in out  # a parameter's default and range
+    assert pdesim_cli.main(["list", "chialvo_ring_star"]) == 0
+    assert "pdesim bifurcation chialvo_ring_star" in capsys.readouterr().out
     for name in SYSTEMS:
         assert pdesim_cli.main(["list", name]) == 0
         assert capsys.readouterr().out.startswith(f"{name}: {SYSTEMS[name].summary}")
