@@ -100,10 +100,11 @@ def test_ks_l22_block_error_matches_the_spread_over_independent_seeds():
 
 @pytest.mark.slow
 def test_ks_l22_published_leading_exponent_within_three_standard_errors():
-    """numerics.md: lambda_1 = 0.0482 (T = 60000), D_KY = 4.24; Cvitanovic et al. ~0.048."""
+    """numerics.md: lambda_1 = 0.0482 (T = 60000), D_KY = 4.24 (to 2 decimals, hence the
+    0.005 allowed beside 3 SE); Cvitanovic, Davidchack & Siminos: about 0.048."""
     system = pdesim.make_system("ks1d", L=22.0, N=64)
     result = lyapunov_spectrum(system, n_exponents=6, t_end=20000.0, dt=0.25, t_warmup=1000.0)
     assert 0 < result.leading_error < 0.003
-    assert abs(result.leading - 0.048) < 3 * result.leading_error
-    assert 0 < result.kaplan_yorke_error < 0.3
-    assert abs(result.kaplan_yorke - 4.24) < 3 * result.kaplan_yorke_error
+    assert abs(result.leading - 0.0482) < 3 * result.leading_error
+    assert 0 < result.kaplan_yorke_error < 0.1
+    assert abs(result.kaplan_yorke - 4.24) < 3 * result.kaplan_yorke_error + 0.005
