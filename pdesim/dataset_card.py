@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 from pathlib import Path
+from typing import Any
 
 import h5py
 
@@ -13,7 +15,59 @@ from pdesim.io import SPLITS, read_run
 from pdesim.plots import plot_run
 from pdesim.recipes import Recipe, Summary
 from pdesim.stats import read_stats
-from pdesim.systems import SYSTEMS
+from pdesim.systems import SYSTEMS, make_system
+from pdesim.systems.chemotaxis import ChemotaxisParams
+
+
+def _pi_multiple(value: float) -> str:
+    """``"12π"`` for a multiple of pi within 1e-9, else ``"37.7"`` (4 digits)."""
+    turns = value / math.pi
+    if turns != 0 and abs(turns - round(turns)) < 1e-9:
+        return f"{round(turns)}π"
+    return f"{value:.4g} = {turns:.4g}π"
+
+
+def critical_mass_note(params: Any) -> str | None:
+    """Where a chemotaxis setting's mass lies against the 2-D Keller-Segel critical mass.
+
+    ``params`` is a system's validated parameter dataclass. For the Keller-Segel family
+    in 2-D (``n_t = Δn - chi ∇·(n ∇c)``, :mod:`pdesim.systems.chemotaxis`) the classic
+    threshold of the minimal parabolic-elliptic model at an interior point is
+    ``8 pi / chi`` (``4 pi / chi`` on a wall, ``2 pi / chi`` in a corner of the
+    square); the sentence says whether ``mass`` is above, at or below it, and that the
+    indirect model with ``tau > 0`` stays bounded for every mass. None for other
+    systems, 1-D boxes (no critical mass) and ``chi = 0`` (no chemotactic drift)."""
+    if not isinstance(params, ChemotaxisParams) or params.dim != 2 or not params.chi > 0:
+        return None
+    critical = 8 * math.pi / params.chi
+    ratio = params.mass / critical
+    if math.isclose(ratio, 1.0, rel_tol=1e-9):
+        where = "equal to"
+    else:
+        where = "above" if ratio > 1 else "below"
+    chi = "" if params.chi == 1 else f" (chi = {params.chi:g})"
+    note = (
+        f"mass M = {_pi_multiple(params.mass)} is {where} the classic critical mass "
+        f"8π/chi = {_pi_multiple(critical)}{chi} of 2-D Keller-Segel (M / M_c = {ratio:.3g})"
+    )
+    if getattr(params, "tau", 0) > 0:
+        note += "; the indirect model with tau > 0 stays bounded for every mass"
+    elif ratio > 1:
+        note += "; the minimal model can blow up in finite time if the mass concentrates"
+    return note
+
+
+def setting_lines(recipe: Recipe) -> list[str]:
+    """One bullet per parameter setting of ``recipe``: its parameters as JSON and, for
+    chemotaxis, where its mass lies against the critical mass
+    (:func:`critical_mass_note`), from the setting's actual values."""
+    lines = []
+    for params in recipe.settings:
+        line = f"- `{json.dumps(params)}`"
+        system = make_system(recipe.system, preset=recipe.preset, **params)
+        note = critical_mass_note(system.params)
+        lines.append(f"{line}: {note}" if note else line)
+    return lines
 
 
 def _split_sizes(out_dir: Path) -> dict[str, tuple[int, int, tuple[int, ...]]]:
@@ -62,7 +116,7 @@ def write_dataset_card(recipe: Recipe, out_dir: Path, summary: Summary) -> Path:
         f"System `{recipe.system}`; {len(recipe.settings)} parameter setting(s):",
         "",
     ]
-    lines += [f"- `{json.dumps(params)}`" for params in recipe.settings]
+    lines += setting_lines(recipe)
     lines += [
         "",
         "## Solver and sampling",

@@ -3,21 +3,40 @@
 Figures are built as :class:`matplotlib.figure.Figure` objects, without pyplot: no
 backend is chosen and no global figure state is touched, so importing this module
 changes nothing for a program (or notebook) that uses matplotlib itself.
+
+Every picture is drawn on the run's physical axes (``x``, ``y`` from the grid's
+coordinates, ``t`` from the run's saved times, in the system's ``time_unit`` where it
+declares one), with a colour bar named after the field on every 2-D panel, a
+sequential colour map for a field that is nowhere negative (densities,
+concentrations) and a diverging one centred at 0 for a signed field, and the system,
+its parameters and the trajectory index in the title. Values that are not finite (a
+trajectory that diverged) are drawn in grey and noted in the panel's title.
 """
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 import numpy as np
 from matplotlib.animation import PillowWriter
+from matplotlib.colors import Colormap
 from matplotlib.figure import Figure
 
 from pdesim.files import atomic_path
 from pdesim.simulate import Run
+
+#: The colour of values that are not finite (NaN, inf) in every picture.
+BAD_COLOUR = "0.6"
+#: Colour maps: a field with no negative value, and a signed field (centred at 0).
+SEQUENTIAL, DIVERGING = "viridis", "RdBu_r"
+#: Numerical parameters left out of titles (resolution and tolerances, not physics).
+_NUMERICAL = frozenset({"N", "Ny", "rtol", "atol"})
+_AXES = ("x", "y", "z")
 
 
 def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 110) -> None:
@@ -28,6 +47,153 @@ def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 110) -> None:
         fig.savefig(tmp, format=path.suffix.lstrip(".").lower() or "png", dpi=dpi)
 
 
+def format_value(value: Any) -> str:
+    """A parameter value for a title: ``:.4g``, and a non-zero integer multiple of pi as
+    ``12π`` (masses, box lengths)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return str(value)
+    value = float(value)
+    turns = value / math.pi
+    if value != 0 and not float(value).is_integer() and abs(turns - round(turns)) < 1e-9:
+        return f"{round(turns)}π" if round(turns) != 1 else "π"
+    return f"{value:.4g}"
+
+
+def format_params(params: Mapping[str, Any], grid_type: str = "cartesian") -> str:
+    """``"L = 22, mass = 12π"``: the physical numerical parameters of ``params`` (grid
+    sizes and tolerances left out, except the node count of a graph), in their order."""
+    shown = []
+    for key, value in params.items():
+        numeric = isinstance(value, (int, float, np.integer, np.floating))
+        if isinstance(value, bool) or not numeric:
+            continue
+        if key in _NUMERICAL and not (grid_type == "graph" and key == "N"):
+            continue
+        if key == "Ly" and value == params.get("L"):
+            continue
+        shown.append(f"{key} = {format_value(value)}")
+    return ", ".join(shown)
+
+
+def run_title(run: Run, trajectory: int, width: int = 90) -> str:
+    """``"ks1d (L = 22) · trajectory 3"``, wrapped between parameters to lines of at
+    most ``width`` characters."""
+    params = format_params(run.params, getattr(run.grid, "grid_type", "cartesian"))
+    return wrap_title(run.system, params, f"trajectory {trajectory}", width)
+
+
+def wrap_title(name: str, params: str, tail: str = "", width: int = 90) -> str:
+    """``"name (params) · tail"`` broken into lines of at most ``width`` characters
+    between parameters (never inside ``key = value``)."""
+    parts = params.split(", ") if params else []
+    if parts:
+        parts[0] = f"({parts[0]}"
+        parts[-1] = f"{parts[-1]})"
+    words = [name, *[p + ("," if i < len(parts) - 1 else "") for i, p in enumerate(parts)]]
+    if tail:
+        words.append(f"· {tail}")
+    lines = [words[0]]
+    for word in words[1:]:
+        if len(lines[-1]) + 1 + len(word) > width:
+            lines.append(word)
+        else:
+            lines[-1] += f" {word}"
+    return "\n".join(lines)
+
+
+def time_label(run: Run) -> str:
+    """``"t"`` (with the system's ``time_unit`` in brackets where it declares one), or
+    ``"iteration n"`` for a map on a graph."""
+    if getattr(run.grid, "grid_type", "cartesian") == "graph":
+        return "iteration n"
+    from pdesim.systems import SYSTEMS
+
+    unit = getattr(SYSTEMS.get(run.system), "time_unit", None)
+    return f"t [{unit}]" if unit else "t"
+
+
+def space_labels(run: Run) -> tuple[str, ...]:
+    """The name of each space axis (``x``, ``y``; the grid's ``axis_names`` if it has
+    them), with the system's ``length_unit`` in brackets where it declares one."""
+    from pdesim.systems import SYSTEMS
+
+    names = getattr(run.grid, "axis_names", _AXES[: run.grid.ndim])
+    unit = getattr(SYSTEMS.get(run.system), "length_unit", None)
+    return tuple(f"{name} [{unit}]" if unit else name for name in names)
+
+
+def _extent(grid) -> list[float]:
+    """``imshow`` extent ``[x0, x1, y0, y1]`` whose pixel centres are the grid's nodes."""
+    edges = []
+    for x, h in zip(grid.coords[:2], grid.spacing[:2], strict=True):
+        edges += [float(x[0] - h / 2), float(x[-1] + h / 2)]
+    return edges
+
+
+def nonfinite_note(data: np.ndarray, t: np.ndarray | None = None) -> str:
+    """``""`` for finite data; else a note for a title: grey marks the values that are
+    not finite (from the first time of ``t`` that has one, for ``data (time, ...)``)."""
+    bad = ~np.isfinite(data)
+    if not bad.any():
+        return ""
+    if t is None:
+        return "grey: not finite"
+    first = int(np.argmax(bad.reshape(len(t), -1).any(axis=1)))
+    return f"grey: not finite from t = {t[first]:g}"
+
+
+def is_positive(data: np.ndarray) -> bool:
+    """True when ``data`` has finite values and none of them is negative."""
+    finite = data[np.isfinite(data)]
+    return finite.size > 0 and float(finite.min()) >= 0.0
+
+
+def colour_scale(
+    data: np.ndarray, log: bool = False, sequential: bool | None = None
+) -> dict[str, Any]:
+    """Colour options for ``imshow``/``pcolormesh`` of ``data``.
+
+    Linear: a sequential map (:data:`SEQUENTIAL`) from the smallest to the largest
+    finite value when ``sequential`` (default: when no finite value is negative,
+    :func:`is_positive`), else a diverging map (:data:`DIVERGING`) symmetric about 0.
+    ``log``: a sequential map on a logarithmic scale over at most 6 decades; draw
+    :func:`for_log` of the data so that values <= 0 take the lowest colour. Values that
+    are not finite are drawn in :data:`BAD_COLOUR` in both.
+    """
+    finite = data[np.isfinite(data)]
+    if sequential is None:
+        sequential = is_positive(data)
+    if log:
+        from matplotlib.colors import LogNorm
+
+        cmap = _cmap("magma")
+        low, high = _log_range(data)
+        return {"cmap": cmap, "norm": LogNorm(low, high, clip=True)}
+    if finite.size == 0:
+        return {"cmap": _cmap(SEQUENTIAL if sequential else DIVERGING), "vmin": 0.0, "vmax": 1.0}
+    if sequential:
+        return {"cmap": _cmap(SEQUENTIAL), "vmin": float(finite.min()), "vmax": float(finite.max())}
+    top = float(np.abs(finite).max()) or 1.0
+    return {"cmap": _cmap(DIVERGING), "vmin": -top, "vmax": top}
+
+
+def for_log(data: np.ndarray, log: bool) -> np.ndarray:
+    """``data`` with its finite values <= 0 raised to the bottom of its log scale (they
+    would otherwise be drawn as missing); ``data`` itself when not ``log``."""
+    if not log:
+        return data
+    low, _ = _log_range(data)
+    return np.where(np.isfinite(data) & (data < low), low, data)
+
+
+def _cmap(name: str) -> Colormap:
+    return matplotlib.colormaps[name].with_extremes(bad=BAD_COLOUR)
+
+
+def _label(name: str, log: bool) -> str:
+    return f"{name} (log scale)" if log else name
+
+
 def plot_run(
     run: Run,
     path: str | os.PathLike,
@@ -35,53 +201,70 @@ def plot_run(
     n_snapshots: int = 4,
     log_fields: Sequence[str] = (),
 ) -> Path:
-    """Save a PNG of one trajectory: space-time diagram (1-D) or snapshots (2-D).
+    """Save a PNG of one trajectory: space-time diagram (1-D) or snapshots (2-D)
+    (:func:`run_figure`)."""
+    if getattr(run.grid, "grid_type", "cartesian") == "graph":
+        return plot_network_run(run, path, trajectory)
+    path = Path(path)
+    save_figure(run_figure(run, trajectory, n_snapshots, log_fields), path)
+    return path
+
+
+def run_figure(
+    run: Run, trajectory: int = 0, n_snapshots: int = 4, log_fields: Sequence[str] = ()
+) -> Figure:
+    """The figure :func:`plot_run` saves: per field, a space-time diagram ``(x, t)``
+    (1-D) or a row of ``n_snapshots`` evenly spaced snapshots ``(x, y)`` (2-D).
 
     Fields named in ``log_fields`` (e.g. a cell density) get a logarithmic colour scale.
     """
     if getattr(run.grid, "grid_type", "cartesian") == "graph":
-        return plot_network_run(run, path, trajectory)
-    path = Path(path)
+        return network_figure(run, trajectory)
     names = list(run.fields)
+    axis_labels = space_labels(run)
     if run.grid.ndim == 1:
-        fig = Figure(figsize=(8, 3.2 * len(names)))
+        fig = Figure(figsize=(8, 0.4 + 3.2 * len(names)), layout="constrained")
         axes = fig.subplots(len(names), 1, squeeze=False)
         x = run.grid.coords[0]
         for ax, name in zip(axes[:, 0], names, strict=True):
+            log = name in log_fields
             data = run.fields[name][trajectory]
             image = ax.pcolormesh(
-                x, run.t, data, shading="auto", **colour_scale(data, name in log_fields)
+                x, run.t, for_log(data, log), shading="auto", **colour_scale(data, log)
             )
-            ax.set_xlabel("x")
-            ax.set_ylabel("t")
-            ax.set_title(f"{run.system}: {name}(x, t)")
-            fig.colorbar(image, ax=ax)
+            ax.set_xlabel(axis_labels[0])
+            ax.set_ylabel(time_label(run))
+            note = nonfinite_note(data, run.t)
+            ax.set_title(f"{name}({axis_labels[0]}, t)" + (f"; {note}" if note else ""))
+            fig.colorbar(image, ax=ax, label=_label(name, log))
     elif run.grid.ndim == 2:
         frames = np.unique(np.linspace(0, len(run.t) - 1, n_snapshots).round().astype(int))
-        fig = Figure(figsize=(3.2 * len(frames), 3.0 * len(names)))
+        fig = Figure(figsize=(3.4 * len(frames), 0.5 + 3.1 * len(names)), layout="constrained")
         axes = fig.subplots(len(names), len(frames), squeeze=False)
-        extent = [
-            run.grid.origin[1],
-            run.grid.origin[1] + run.grid.lengths[1],
-            run.grid.origin[0],
-            run.grid.origin[0] + run.grid.lengths[0],
-        ]
+        extent = _extent(run.grid)
         for row, name in enumerate(names):
+            log = name in log_fields
+            sequential = is_positive(run.fields[name][trajectory])
             for col, frame in enumerate(frames):
                 ax = axes[row, col]
                 data = run.fields[name][trajectory, frame]
                 image = ax.imshow(
-                    data, origin="lower", extent=extent, **colour_scale(data, name in log_fields)
+                    for_log(data, log).T,  # axis 0 is x: drawn across
+                    origin="lower",
+                    extent=extent,
+                    **colour_scale(data, log, sequential),
                 )
-                ax.set_title(f"{name}, t = {run.t[frame]:g}")
-                ax.set_xticks([])
-                ax.set_yticks([])
-                fig.colorbar(image, ax=ax, shrink=0.8)
+                note = nonfinite_note(data)
+                ax.set_title(f"{name}, t = {run.t[frame]:g}" + (f"\n{note}" if note else ""))
+                if row == len(names) - 1:
+                    ax.set_xlabel(axis_labels[0])
+                if col == 0:
+                    ax.set_ylabel(axis_labels[1])
+                fig.colorbar(image, ax=ax, shrink=0.85, label=_label(name, log))
     else:
         raise ValueError(f"plots need 1-D or 2-D fields, got {run.grid.ndim}-D")
-    fig.tight_layout()
-    save_figure(fig, path)
-    return path
+    fig.suptitle(run_title(run, trajectory))
+    return fig
 
 
 class _GifWriter(PillowWriter):
@@ -107,80 +290,124 @@ def animate_run(
     fps: int = 12,
     log_fields: Sequence[str] = (),
 ) -> Path:
-    """Save a GIF of one trajectory's frames (at most ``max_frames``, evenly picked).
-
-    Fields named in ``log_fields`` get a logarithmic colour (2-D) or y (1-D) scale.
-    """
+    """Save a GIF of one trajectory's frames (at most ``max_frames``, evenly picked),
+    drawn by :func:`animation_figure`."""
     from matplotlib.animation import FuncAnimation
 
     path = Path(path)
-    names = list(run.fields)
     frames = np.unique(np.linspace(0, len(run.t) - 1, max_frames).round().astype(int))
-    fig = Figure(figsize=(4.0 * len(names), 3.6))
-    axes = fig.subplots(1, len(names), squeeze=False)
-    artists = []
-    for ax, name in zip(axes[0], names, strict=True):
-        data = run.fields[name][trajectory]
-        low, high = float(np.nanmin(data)), float(np.nanmax(data))  # NaN is drawn blank
-        if run.grid.ndim == 1:
-            (line,) = ax.plot(run.grid.coords[0], data[0])
-            if name in log_fields:
-                ax.set_yscale("log")
-                ax.set_ylim(*_log_range(data))
-            else:
-                ax.set_ylim(low - 0.05 * (high - low), high + 0.05 * (high - low))
-            ax.set_xlabel("x")
-            artists.append(line)
-        elif run.grid.ndim == 2:
-            image = ax.imshow(data[0], origin="lower", **colour_scale(data, name in log_fields))
-            ax.set_xticks([])
-            ax.set_yticks([])
-            artists.append(image)
-        else:
-            raise ValueError(f"animations need 1-D or 2-D fields, got {run.grid.ndim}-D")
-    title = fig.suptitle("")
-
-    def draw(frame: int) -> list:
-        for artist, name in zip(artists, names, strict=True):
-            data = run.fields[name][trajectory, frame]
-            if run.grid.ndim == 1:
-                artist.set_ydata(data)
-            else:  # per-frame colour range: fields such as 2-D KS drift in mean
-                artist.set_data(data)
-                if name in log_fields:
-                    artist.set_clim(*_log_range(data))
-                else:
-                    artist.set_clim(float(np.nanmin(data)), float(np.nanmax(data)))
-        title.set_text(f"{run.system}: t = {run.t[frame]:g}")
-        return [*artists, title]
-
+    fig, draw = animation_figure(run, trajectory, log_fields)
     animation = FuncAnimation(fig, draw, frames=frames, blit=False)
     with atomic_path(path) as tmp:
         animation.save(tmp, writer=_GifWriter(fps=fps))
     return path
 
 
+def animation_figure(run: Run, trajectory: int = 0, log_fields: Sequence[str] = ()):
+    """``(figure, draw)``: one panel per field and ``draw(frame)`` showing a saved frame,
+    as :func:`animate_run` records them. 1-D: the profile against ``x`` with the field
+    name on the y axis (fixed limits); 2-D: an image on ``(x, y)`` with a colour bar
+    named after the field (its range follows each frame: fields such as 2-D KS drift in
+    mean). The title names the system, parameters, trajectory and time.
+
+    Fields named in ``log_fields`` get a logarithmic colour (2-D) or y (1-D) scale.
+    """
+    names = list(run.fields)
+    axis_labels = space_labels(run)
+    if run.grid.ndim not in (1, 2):
+        raise ValueError(f"animations need 1-D or 2-D fields, got {run.grid.ndim}-D")
+    width = 4.2 if run.grid.ndim == 1 else 4.6
+    fig = Figure(figsize=(max(width * len(names), 5.0), 4.3), layout="constrained")
+    axes = fig.subplots(1, len(names), squeeze=False)
+    artists, sequential = [], {}
+    for ax, name in zip(axes[0], names, strict=True):
+        data = run.fields[name][trajectory]
+        log = name in log_fields
+        ax.set_xlabel(axis_labels[0])
+        if run.grid.ndim == 1:
+            (line,) = ax.plot(run.grid.coords[0], data[0])
+            finite = data[np.isfinite(data)]
+            low, high = (float(finite.min()), float(finite.max())) if finite.size else (0, 1)
+            if log:
+                ax.set_yscale("log")
+                ax.set_ylim(*_log_range(data))
+            else:
+                pad = 0.05 * (high - low) or 1.0
+                ax.set_ylim(low - pad, high + pad)
+            ax.set_xlim(run.grid.origin[0], run.grid.origin[0] + run.grid.lengths[0])
+            ax.set_ylabel(_label(name, log))
+            artists.append(line)
+        else:
+            sequential[name] = is_positive(data)
+            image = ax.imshow(
+                for_log(data[0], log).T,
+                origin="lower",
+                extent=_extent(run.grid),
+                **colour_scale(data, log, sequential[name]),
+            )
+            ax.set_ylabel(axis_labels[1])
+            fig.colorbar(image, ax=ax, shrink=0.85, label=_label(name, log))
+            artists.append(image)
+        ax.set_title(name)
+    head = run_title(run, trajectory, width=40 * len(names) + 20)
+    title = fig.suptitle(head)
+
+    def draw(frame: int) -> list:
+        notes = []
+        for artist, ax, name in zip(artists, axes[0], names, strict=True):
+            data = run.fields[name][trajectory, frame]
+            log = name in log_fields
+            note = nonfinite_note(data)
+            if run.grid.ndim == 1:
+                artist.set_ydata(data)
+                note = "gaps: not finite" if note else ""
+            else:
+                artist.set_data(for_log(data, log).T)
+                scale = colour_scale(data, log, sequential[name])
+                if log:
+                    artist.set_clim(scale["norm"].vmin, scale["norm"].vmax)
+                else:
+                    artist.set_clim(scale["vmin"], scale["vmax"])
+            ax.set_title(f"{name}; {note}" if note else name)
+            notes.append(note)
+        title.set_text(f"{head}\n{time_label(run)} = {run.t[frame]:g}")
+        return [*artists, title]
+
+    draw(0)
+    return fig, draw
+
+
 def plot_network_run(run: Run, path: str | os.PathLike, trajectory: int = 0) -> Path:
-    """Save a PNG of a run on a graph: a raster of ``x(node, t)``, the time series of the
-    centre and one ring node, and the phase portrait ``(x, y)`` of a few nodes."""
+    """Save a PNG of a run on a graph (:func:`network_figure`)."""
     path = Path(path)
+    save_figure(network_figure(run, trajectory), path)
+    return path
+
+
+def network_figure(run: Run, trajectory: int = 0) -> Figure:
+    """A run on a graph: a raster of ``x(node, n)``, the time series of the centre and
+    two ring nodes over the last 300 iterations, and the phase portrait ``(x, y)`` of
+    those nodes."""
     x, y = run.fields["x"][trajectory], run.fields["y"][trajectory]
     nodes = run.grid.coords[0]
-    fig = Figure(figsize=(11, 6.5))
+    when = time_label(run)
+    fig = Figure(figsize=(11, 6.8), layout="constrained")
     grid = fig.add_gridspec(2, 2, width_ratios=(1.6, 1))
     raster = fig.add_subplot(grid[:, 0])
-    image = raster.pcolormesh(nodes, run.t, x, shading="nearest", cmap="magma")
+    image = raster.pcolormesh(nodes, run.t, x, shading="nearest", **colour_scale(x))
     raster.set_xlabel("node (0 = centre)")
-    raster.set_ylabel("iteration")
-    raster.set_title(f"{run.system}: x(node, n)")
+    raster.set_ylabel(when)
+    note = nonfinite_note(x, run.t)
+    raster.set_title("x(node, n)" + (f"; {note}" if note else ""))
     fig.colorbar(image, ax=raster, label="x")
     series = fig.add_subplot(grid[0, 1])
     shown = sorted({0, min(1, x.shape[1] - 1), x.shape[1] // 2})
     last = slice(max(0, len(run.t) - 300), None)
     for j in shown:
         series.plot(run.t[last], x[last, j], lw=0.8, label=f"node {j}")
-    series.set_xlabel("iteration")
+    series.set_xlabel(when)
     series.set_ylabel("x")
+    series.set_title(f"last {len(run.t[last])} iterations")
     series.legend(fontsize=8, loc="upper right")
     portrait = fig.add_subplot(grid[1, 1])
     for j in shown:
@@ -188,9 +415,8 @@ def plot_network_run(run: Run, path: str | os.PathLike, trajectory: int = 0) -> 
     portrait.set_xlabel("x")
     portrait.set_ylabel("y")
     portrait.set_title("phase portrait")
-    fig.tight_layout()
-    save_figure(fig, path)
-    return path
+    fig.suptitle(run_title(run, trajectory, width=110))
+    return fig
 
 
 def plot_bifurcation(
@@ -235,22 +461,11 @@ def plot_bifurcation(
 
 
 def _log_range(data: np.ndarray, decades: float = 6.0) -> tuple[float, float]:
-    """``(low, high)`` of a log scale: the largest value down to the smallest positive one,
-    at most ``decades`` decades below it."""
-    high = float(np.nanmax(data))
+    """``(low, high)`` of a log scale: the largest finite value down to the smallest
+    positive one, at most ``decades`` decades below it."""
+    finite = data[np.isfinite(data)]
+    high = float(finite.max()) if finite.size else math.nan
     if not high > 0:
         raise ValueError(f"a log colour scale needs positive values; the largest is {high:g}")
-    positive = data[data > 0]
+    positive = finite[finite > 0]
     return max(float(positive.min()), high * 10.0**-decades), high
-
-
-def colour_scale(data: np.ndarray, log: bool = False) -> dict:
-    """Colour options for ``imshow``/``pcolormesh``: a diverging linear map, or (``log``)
-    a sequential map on a logarithmic scale (values <= 0 drawn in the lowest colour)."""
-    if not log:
-        return {"cmap": "RdBu_r", "vmin": float(np.nanmin(data)), "vmax": float(np.nanmax(data))}
-    from matplotlib.colors import LogNorm
-
-    cmap = matplotlib.colormaps["magma"]
-    low, high = _log_range(data)
-    return {"cmap": cmap.with_extremes(bad=cmap(0.0)), "norm": LogNorm(low, high, clip=True)}

@@ -481,7 +481,7 @@ def evaluate_dataset(
         lam,
     )
     atomic_write_text(out_dir / "report.json", json.dumps(report, indent=1) + "\n")
-    write_plots(out_dir, report, rollouts, results, ref, info.name)
+    write_plots(out_dir, report, rollouts, results, ref, info.name, info=info)
     atomic_write_text(out_dir / "summary.md", markdown(report))
     return report
 

@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import pdesim
@@ -13,6 +14,7 @@ def test_importing_and_drawing_leave_the_backend_as_the_program_chose(tmp_path):
     script = f"""
 import matplotlib
 matplotlib.use("svg")
+import numpy as np
 import pytest
 
 import pdesim
@@ -59,3 +61,172 @@ def test_animation_is_written_atomically_and_leaves_nothing_on_failure(tmp_path,
     with pytest.raises(OSError, match="disk gone"):
         animate_run(run, tmp_path / "bad.gif")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.gif"]
+
+
+# What a reader needs on every picture: physical axes, named colour bars, a colour map
+# that fits the field's sign, the system, parameters and trajectory in the title, and
+# the values that are not finite marked. The figures are inspected, not the pixels.
+
+
+def _colorbars(fig):
+    """``{colour bar axes: label}`` of ``fig``."""
+    return {
+        ax: ax.get_ylabel()
+        for ax in fig.axes
+        if ax.get_label() == "<colorbar>" or hasattr(ax, "_colorbar")
+    }
+
+
+def _images(fig):
+    """``(axes, mappable)`` of every image/mesh drawn on a non-colour-bar axes."""
+    bars = _colorbars(fig)
+    return [
+        (ax, artist)
+        for ax in fig.axes
+        if ax not in bars
+        for artist in (*ax.images, *ax.collections)
+        if hasattr(artist, "get_cmap")
+    ]
+
+
+@pytest.fixture(scope="module")
+def ks_run():
+    system = pdesim.make_system("ks1d", L=10.0, N=16)
+    return pdesim.simulate(system, t_end=1.0, dt=0.25, save_every=0.25, n_traj=2)
+
+
+@pytest.fixture(scope="module")
+def spiral_run():
+    system = pdesim.make_system("rd_spiral", L=5.0, N=16)
+    return pdesim.simulate(system, t_end=0.5, dt=0.05, save_every=0.25)
+
+
+@pytest.fixture(scope="module")
+def chemotaxis_run():
+    system = pdesim.make_system("keller_segel", L=4.0, N=16, width=0.8)
+    return pdesim.simulate(system, t_end=0.002, dt=0.001, save_every=0.001)
+
+
+def test_a_1d_space_time_diagram_has_physical_axes_a_named_colour_bar_and_a_title(ks_run):
+    from pdesim.plots import run_figure
+
+    fig = run_figure(ks_run, trajectory=1)
+    ((ax, mesh),) = _images(fig)
+    assert ax.get_xlabel() == "x" and ax.get_ylabel() == "t"
+    assert ax.get_xlim()[1] == pytest.approx(10.0, abs=10 / 16)  # x in units of L
+    assert ax.get_ylim()[1] == pytest.approx(1.0, abs=0.25)  # t, not the frame index
+    assert list(_colorbars(fig).values()) == ["u"]
+    title = fig.get_suptitle()
+    assert "ks1d" in title and "L = 10" in title and "trajectory 1" in title
+    assert mesh.get_cmap().name.startswith("RdBu_r")  # KS u is signed: diverging ...
+    assert mesh.norm.vmin == pytest.approx(-mesh.norm.vmax)  # ... and centred at 0
+
+
+def test_2d_snapshots_have_x_y_axes_and_a_colour_bar_named_after_the_field(spiral_run):
+    from pdesim.plots import run_figure
+
+    fig = run_figure(spiral_run, n_snapshots=3)
+    images = _images(fig)
+    assert len(images) == 2 * 3
+    assert sorted(_colorbars(fig).values()) == ["u"] * 3 + ["v"] * 3
+    assert {ax.get_xlabel() for ax, _ in images} == {"x", ""}  # bottom row only
+    assert {ax.get_ylabel() for ax, _ in images} == {"y", ""}  # first column only
+    for _ax, image in images:
+        x0, x1, y0, y1 = image.get_extent()
+        assert x1 - x0 == pytest.approx(5.0) and y1 - y0 == pytest.approx(5.0)
+    assert "rd_spiral" in fig.get_suptitle() and "trajectory 0" in fig.get_suptitle()
+
+
+def test_positive_fields_get_a_sequential_colour_map(chemotaxis_run):
+    from pdesim.plots import DIVERGING, SEQUENTIAL, colour_scale, run_figure
+
+    fig = run_figure(chemotaxis_run, n_snapshots=2)
+    for _, image in _images(fig):
+        assert image.get_cmap().name.startswith(SEQUENTIAL)  # n, c >= 0
+    assert colour_scale(np.array([0.0, 2.0]))["cmap"].name.startswith(SEQUENTIAL)
+    assert colour_scale(np.array([-1.0, 2.0]))["cmap"].name.startswith(DIVERGING)
+    logged = run_figure(chemotaxis_run, n_snapshots=2, log_fields=("n",))
+    bars = sorted(_colorbars(logged).values())
+    assert bars == ["c", "c", "n (log scale)", "n (log scale)"]
+
+
+def test_values_that_are_not_finite_are_drawn_grey_and_noted(ks_run, spiral_run):
+    from dataclasses import replace
+
+    from matplotlib.colors import to_rgba
+
+    from pdesim.plots import BAD_COLOUR, animation_figure, run_figure
+
+    fields = {"u": ks_run.fields["u"].copy()}
+    fields["u"][0, 2:] = np.nan  # diverged at the third saved frame
+    fig = run_figure(replace(ks_run, fields=fields))
+    ((ax, mesh),) = _images(fig)
+    assert mesh.get_cmap().get_bad() == pytest.approx(to_rgba(BAD_COLOUR))
+    assert f"not finite from t = {ks_run.t[2]:g}" in ax.get_title()
+
+    fields = {k: v.copy() for k, v in spiral_run.fields.items()}
+    fields["u"][0, -1, :4] = np.inf
+    fig, draw = animation_figure(replace(spiral_run, fields=fields))
+    draw(len(spiral_run.t) - 1)
+    titles = [ax.get_title() for ax, _ in _images(fig)]
+    assert "not finite" in titles[0] and "not finite" not in titles[1]
+
+
+def test_animation_frames_have_labels_colour_bars_and_the_time(ks_run, spiral_run):
+    from pdesim.plots import animation_figure
+
+    fig, draw = animation_figure(ks_run, trajectory=1)
+    draw(2)
+    (ax,) = fig.axes
+    assert ax.get_xlabel() == "x" and ax.get_ylabel() == "u"  # the field on the y axis
+    assert "trajectory 1" in fig.get_suptitle()
+    assert fig.get_suptitle().endswith(f"t = {ks_run.t[2]:g}")
+
+    fig, draw = animation_figure(spiral_run)
+    draw(1)
+    assert sorted(_colorbars(fig).values()) == ["u", "v"]
+    assert [ax.get_title() for ax, _ in _images(fig)] == ["u", "v"]
+    assert {ax.get_xlabel() for ax, _ in _images(fig)} == {"x"}
+    assert {ax.get_ylabel() for ax, _ in _images(fig)} == {"y"}
+
+
+def test_the_1d_gif_keeps_its_axis_labels_inside_the_picture(ks_run):
+    """Constrained layout: the x label and the y label are drawn inside the frame."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from pdesim.plots import animation_figure
+
+    fig, draw = animation_figure(ks_run)
+    draw(0)
+    canvas = FigureCanvasAgg(fig)  # as the GIF writer draws it
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    box = fig.bbox
+    (ax,) = fig.axes
+    for label in (ax.xaxis.label, ax.yaxis.label):
+        extent = label.get_window_extent(renderer)
+        assert extent.x0 >= box.x0 and extent.y0 >= box.y0
+        assert extent.x1 <= box.x1 and extent.y1 <= box.y1
+
+
+def test_a_network_run_names_iterations_nodes_and_its_parameters():
+    from pdesim.plots import network_figure
+
+    run = pdesim.simulate(
+        pdesim.make_system("chialvo_ring_star", N=8), t_end=20, dt=1, save_every=1
+    )
+    fig = network_figure(run)
+    raster = fig.axes[0]
+    assert raster.get_xlabel().startswith("node") and raster.get_ylabel() == "iteration n"
+    assert "x" in _colorbars(fig).values()
+    assert "N = 8" in fig.get_suptitle() and "trajectory 0" in fig.get_suptitle()
+
+
+def test_titles_name_multiples_of_pi_and_wrap_between_parameters():
+    from pdesim.plots import format_value, wrap_title
+
+    assert format_value(12 * np.pi) == "12π" and format_value(22.0) == "22"
+    title = wrap_title("s", ", ".join(f"p{i} = {i}" for i in range(30)), "trajectory 2", 40)
+    lines = title.split("\n")
+    assert all(len(line) <= 40 for line in lines) and lines[-1].endswith("trajectory 2")
+    assert all(" = " in part for line in lines for part in line.split(", ") if "p" in part)
