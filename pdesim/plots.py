@@ -440,7 +440,7 @@ def plot_bifurcation(
     top.set_title(title)
     bottom.plot(diagram.values, diagram.lyapunov, lw=0.8, color="C0")
     bottom.axhline(0.0, color="grey", lw=0.6)
-    bottom.set_ylabel("Lyapunov exponent")
+    bottom.set_ylabel("Lyapunov exponent\n[per iteration]")
     bottom.set_xlabel(diagram.param)
     colours = {"saddle-node": "C1", "period-doubling": "C2", "neimark-sacker": "C3"}
     for bif in bifurcations:
