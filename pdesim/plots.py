@@ -79,7 +79,27 @@ def run_title(run: Run, trajectory: int, width: int = 90) -> str:
     """``"ks1d (L = 22) · trajectory 3"``, wrapped between parameters to lines of at
     most ``width`` characters."""
     params = format_params(run.params, getattr(run.grid, "grid_type", "cartesian"))
-    return wrap_title(run.system, params, f"trajectory {trajectory}", width)
+    return wrap_title(run.system, params, trajectory_label(run, trajectory), width)
+
+
+def trajectory_label(run: Run, trajectory: int) -> str:
+    """``"trajectory 3"``; for a shard of a larger set (``first_trajectory`` > 0, from the
+    run or its file's provenance) the global index, which fixes its seed
+    (``SeedSequence(seed, spawn_key=(i,))``), and the row: ``"trajectory 19 (row 3 of
+    the file)"``."""
+    first = run.info.get("first_trajectory")
+    where = "the run"
+    if first is None and run.info.get("path"):
+        where = "the file"
+        try:
+            from pdesim.io import read_provenance
+
+            first = read_provenance(run.info["path"]).get("first_trajectory")
+        except (OSError, KeyError, ValueError):
+            first = None
+    if not first:
+        return f"trajectory {trajectory}"
+    return f"trajectory {int(first) + trajectory} (row {trajectory} of {where})"
 
 
 def wrap_title(name: str, params: str, tail: str = "", width: int = 90) -> str:

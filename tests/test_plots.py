@@ -230,3 +230,17 @@ def test_titles_name_multiples_of_pi_and_wrap_between_parameters():
     lines = title.split("\n")
     assert all(len(line) <= 40 for line in lines) and lines[-1].endswith("trajectory 2")
     assert all(" = " in part for line in lines for part in line.split(", ") if "p" in part)
+
+
+def test_a_shard_titles_the_global_trajectory_index(tmp_path):
+    from pdesim.io import read_run, write_run
+    from pdesim.plots import run_figure
+
+    system = pdesim.make_system("ks1d", L=10.0, N=16)
+    run = pdesim.simulate(
+        system, t_end=0.5, dt=0.25, save_every=0.25, n_traj=2, first_trajectory=16
+    )
+    assert "trajectory 17 (row 1 of the run)" in run_figure(run, trajectory=1).get_suptitle()
+    write_run(tmp_path / "shard.hdf5", run)
+    title = run_figure(read_run(tmp_path / "shard.hdf5"), trajectory=1).get_suptitle()
+    assert "trajectory 17 (row 1 of the file)" in title
