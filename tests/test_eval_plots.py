@@ -96,3 +96,23 @@ def test_spacetime_has_axes_a_named_colour_bar_grey_nans_and_the_trajectory(case
     assert mesh.get_cmap().get_bad() == pytest.approx(to_rgba(BAD_COLOUR))
     assert mesh.get_cmap().name.startswith("RdBu_r")  # a signed field
     assert "test trajectory 0" in fig.get_suptitle()
+
+
+def test_a_pdesim_dataset_gives_physical_axes_field_names_and_parameters(tmp_path, case):
+    """With the test split's description the panels use the grid's x (0 .. L), the
+    field names and the system's parameters instead of grid indices."""
+    from test_surrogates_data import write_dataset
+
+    from surrogates.data import scan
+
+    report, rollouts, _, ref = case
+    root = write_dataset(tmp_path / "ks", ("ks1d", {"L": 10.0, "N": 16}), splits=("test",))
+    info = scan(root, "test")
+    fig = spacetime_figure(report, rollouts, ref, "ks1d", info)
+    bars = [ax for ax in fig.axes if hasattr(ax, "_colorbar")]
+    assert [ax.get_ylabel() for ax in bars] == ["u"]
+    panel = next(ax for ax in fig.axes if ax not in bars)
+    assert panel.get_xlabel() == "x" and panel.get_xlim()[1] == pytest.approx(10, abs=0.7)
+    assert "L = 10" in fig.get_suptitle()
+    fig = spectra_figure(report, *list(case[1:4]), "ks1d", info)
+    assert fig.axes[0].get_xlabel() == "k [2π / L], L = 10"
