@@ -394,6 +394,10 @@ def animation_figure(run: Run, trajectory: int = 0, log_fields: Sequence[str] = 
         return [*artists, title]
 
     draw(0)
+    # Lay out once and keep it: re-running the constrained layout for every frame
+    # tripled the time to write a GIF, and the panels would shift as tick labels change.
+    fig.draw_without_rendering()
+    fig.set_layout_engine("none")
     return fig, draw
 
 
