@@ -204,7 +204,9 @@ def _eval(args: dict) -> int:
         if not bars or done < bars[-1].n or total != bars[-1].total:
             if bars:
                 bars[-1].close()
-            bars.append(tqdm(total=total, unit="forecaster", disable=quiet, leave=False))
+            bars.append(
+                tqdm(total=total, desc=label, unit="forecaster", disable=quiet, leave=False)
+            )
         bars[-1].set_description_str(label, refresh=False)
         bars[-1].update(done - bars[-1].n)
 

@@ -233,7 +233,7 @@ def test_bad_long_horizon_options_are_refused(ks1d, tmp_path, capsys):
         "--delta-scale",
     ):
         assert flag in text
-    assert "--val-horizon" in text and "(default 0)" in text
+    assert "--val-horizon" in text and "(default: 0)" in text
 
 
 def test_init_from_starts_a_fine_tuning_phase_from_a_runs_weights(ks1d, tmp_path):
