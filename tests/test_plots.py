@@ -145,6 +145,10 @@ def test_positive_fields_get_a_sequential_colour_map(chemotaxis_run):
         assert image.get_cmap().name.startswith(SEQUENTIAL)  # n, c >= 0
     assert colour_scale(np.array([0.0, 2.0]))["cmap"].name.startswith(SEQUENTIAL)
     assert colour_scale(np.array([-1.0, 2.0]))["cmap"].name.startswith(DIVERGING)
+    # a positive field's spectral undershoot near a front (Gray-Scott's v: -0.009 below a
+    # peak of 0.54) keeps it positive; a field that reaches -10 % of its peak is signed
+    assert colour_scale(np.array([-0.009, 0.54]))["cmap"].name.startswith(SEQUENTIAL)
+    assert colour_scale(np.array([-0.1, 1.0]))["cmap"].name.startswith(DIVERGING)
     logged = run_figure(chemotaxis_run, n_snapshots=2, log_fields=("n",))
     bars = sorted(_colorbars(logged).values())
     assert bars == ["c", "c", "n (log scale)", "n (log scale)"]
