@@ -30,3 +30,22 @@ def autoregressive_frames(
         frames.append(nxt)
         window = slide(window, nxt)
     return torch.stack(frames, 1)
+
+
+class ClosedLoop(torch.nn.Module):
+    """A surrogate module whose :meth:`rollout` is :func:`autoregressive_frames` over its
+    own ``forward``: what Walrus, its jitter mean and the NCDE family share."""
+
+    @torch.no_grad()
+    def rollout(
+        self,
+        window: torch.Tensor,
+        n_steps: int,
+        bcs: torch.Tensor | list,
+        in_fields: list[str] | tuple[str, ...],
+        out_fields: list[str] | tuple[str, ...],
+    ) -> torch.Tensor:
+        """``n_steps`` predicted frames ``(B, n_steps, C_out, *space)``, closed loop: each
+        prediction slides into the window the next one reads (statistics, jitter and
+        controls recomputed every step)."""
+        return autoregressive_frames(self, window, n_steps, bcs, in_fields, out_fields)

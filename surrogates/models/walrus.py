@@ -32,7 +32,7 @@ from torch import nn
 
 from pdesim.validation import require_int
 from surrogates.data import DatasetInfo
-from surrogates.models.autoregress import autoregressive_frames
+from surrogates.models.autoregress import ClosedLoop
 from surrogates.models.jitter import KERNELS, jitter, strides_for, unjitter
 
 N_FLAGS = 3  # interior (bias), wall padding, open padding
@@ -237,7 +237,7 @@ class Codec(nn.Module):
         return self.conv_t(h, self.dec2[:, rows], self.dec2_bias[rows], stride=s1)
 
 
-class Walrus(nn.Module):
+class Walrus(ClosedLoop):
     """The model over a vocabulary of field names, for data of the given dimensions.
 
     ``fields``: every field name the model knows (each owns an input column of the
@@ -358,21 +358,8 @@ class Walrus(nn.Module):
             tokens = tokens.reshape(b, t, -1, dim)
         return tokens
 
-    @torch.no_grad()
-    def rollout(
-        self,
-        window: torch.Tensor,
-        n_steps: int,
-        bcs: torch.Tensor | list,
-        in_fields: list[str] | tuple[str, ...],
-        out_fields: list[str] | tuple[str, ...],
-    ) -> torch.Tensor:
-        """Predict ``n_steps`` frames ``(B, n_steps, C_out, *space)`` autoregressively,
-        sliding the window and recomputing its statistics (and jitter) each step."""
-        return autoregressive_frames(self, window, n_steps, bcs, in_fields, out_fields)
 
-
-class JitterMean(nn.Module):
+class JitterMean(ClosedLoop):
     """A Walrus model whose prediction is the mean of ``samples`` forward passes, each
     with its own jitter draw (patch offsets and token rolls): an inference-time
     ensemble over the model's own randomness. The change ``delta`` is averaged; its
@@ -409,18 +396,6 @@ class JitterMean(nn.Module):
         for _ in range(self.samples - 1):
             total = total + self.model(window, bcs, in_fields, out_fields)[0]
         return total / self.samples, d
-
-    @torch.no_grad()
-    def rollout(
-        self,
-        window: torch.Tensor,
-        n_steps: int,
-        bcs: torch.Tensor | list,
-        in_fields: list[str] | tuple[str, ...],
-        out_fields: list[str] | tuple[str, ...],
-    ) -> torch.Tensor:
-        """:meth:`Walrus.rollout` with the averaged prediction at every step."""
-        return autoregressive_frames(self, window, n_steps, bcs, in_fields, out_fields)
 
 
 def build(

@@ -47,7 +47,7 @@ from torch import nn
 
 from pdesim.validation import require_int
 from surrogates.data import DatasetInfo
-from surrogates.models.autoregress import autoregressive_frames
+from surrogates.models.autoregress import ClosedLoop
 from surrogates.models.ncde.latents import make_latent
 from surrogates.models.ncde.logsig import logode_solve
 from surrogates.models.ncde.paths import hermite, observation_channels
@@ -94,7 +94,7 @@ def _mlp(d_in: int, width: int, d_out: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(d_in, width), nn.SiLU(), nn.Linear(width, d_out))
 
 
-class NCDEForecaster(nn.Module):
+class NCDEForecaster(ClosedLoop):
     """See the module docstring; ``forward`` and ``rollout`` follow the Walrus surrogate's
     interface (:class:`surrogates.models.walrus.Walrus`)."""
 
@@ -223,19 +223,6 @@ class NCDEForecaster(nn.Module):
         r = self.readout(y).view(b, sites, t, -1).transpose(1, 2)
         delta = self.latent.decode(r.reshape(b * t, -1))
         return delta.view(b, t, n_out, *x.shape[3:]), d
-
-    @torch.no_grad()
-    def rollout(
-        self,
-        window: torch.Tensor,
-        n_steps: int,
-        bcs: torch.Tensor | list,
-        in_fields: list[str] | tuple[str, ...],
-        out_fields: list[str] | tuple[str, ...],
-    ) -> torch.Tensor:
-        """Closed loop: ``n_steps`` predicted frames ``(B, n_steps, C_out, *space)``, each
-        appended to the control window the next prediction reads."""
-        return autoregressive_frames(self, window, n_steps, bcs, in_fields, out_fields)
 
 
 def build(
