@@ -249,3 +249,16 @@ def require_output_folder(label: str, path: Any) -> Path:
         raise ValueError(f"{label} {str(path)!r} lies under {str(folder)!r}, which is a file")
     _probe(label, path, folder)
     return path
+
+
+def second_axis(params: Any, min_points: int) -> tuple[float, int]:
+    """``(Ly, Ny)`` of a rectangle's parameters ``params`` (with ``L``, ``N``, ``Ly``,
+    ``Ny``): each defaults to its x counterpart; given, ``Ly`` must be a finite real
+    > 0 and ``Ny`` an even integer in ``min_points .. MAX_POINTS``."""
+    ly = params.L if params.Ly is None else require_real("Ly", params.Ly, gt=0.0)
+    ny = (
+        params.N
+        if params.Ny is None
+        else require_int("Ny", params.Ny, ge=min_points, le=MAX_POINTS, even=True)
+    )
+    return ly, ny

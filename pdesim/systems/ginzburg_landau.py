@@ -41,7 +41,7 @@ import numpy as np
 
 from pdesim.grid import DEALIAS_RULES, Grid
 from pdesim.systems.base import SpectralStepper, SpectralSystem, parameter, random_band_field
-from pdesim.validation import MAX_POINTS, require_choice, require_int, require_real
+from pdesim.validation import MAX_POINTS, require_choice, require_int, require_real, second_axis
 
 #: Every axis needs ``k_max = pi N / L >= RESOLUTION``: the plane-wave band ``|q| < 1``
 #: and the unit healing length of the defects are resolved.
@@ -74,12 +74,7 @@ class CGLEParams:
                         f"{getattr(self, name)!r} with dim=1"
                     )
         else:
-            ly = self.L if self.Ly is None else require_real("Ly", self.Ly, gt=0.0)
-            ny = (
-                self.N
-                if self.Ny is None
-                else require_int("Ny", self.Ny, ge=8, le=MAX_POINTS, even=True)
-            )
+            ly, ny = second_axis(self, 8)
             object.__setattr__(self, "Ly", ly)
             object.__setattr__(self, "Ny", ny)
             axes.append(("Ny", ny, "Ly", ly))

@@ -57,6 +57,7 @@ from pdesim.validation import (
     require_choice,
     require_int,
     require_real,
+    second_axis,
 )
 
 
@@ -99,12 +100,7 @@ class RectangleParams:
         self.check()
         require_real("L", self.L, gt=0.0)
         require_int("N", self.N, ge=8, le=MAX_POINTS, even=True)
-        ly = self.L if self.Ly is None else require_real("Ly", self.Ly, gt=0.0)
-        ny = (
-            self.N
-            if self.Ny is None
-            else require_int("Ny", self.Ny, ge=8, le=MAX_POINTS, even=True)
-        )
+        ly, ny = second_axis(self, 8)
         object.__setattr__(self, "Ly", ly)
         object.__setattr__(self, "Ny", ny)
         require_choice("boundary", self.boundary, BOUNDARIES)
