@@ -231,8 +231,9 @@ def _run(args: argparse.Namespace) -> int:
     dt = args.dt if args.dt is not None else system.default_dt
     save_every = args.save_every if args.save_every is not None else dt
     # --out streams frames to the file as they come (memory stays bounded); the
-    # recorder keeps a few numbers per frame for the regime summary.
-    recorder = RegimeRecorder(WellWriter(args.out) if args.out else MemorySink())
+    # recorder, an observer at the saved frames' cadence, keeps a few numbers per frame
+    # for the regime summary.
+    recorder = RegimeRecorder()
     bars: list[tqdm] = []  # made at the first report: a run refused at its start shows none
 
     def progress(done: int, total: int) -> None:
@@ -258,7 +259,8 @@ def _run(args: argparse.Namespace) -> int:
             method=args.method,
             batch_size=args.batch_size,
             progress=progress,
-            sink=recorder,
+            sink=WellWriter(args.out) if args.out else MemorySink(),
+            observers=[recorder],
             checkpoint=args.checkpoint,
             checkpoint_every=args.checkpoint_every,
             resume=args.resume,

@@ -12,9 +12,12 @@ Saved frames go to a *sink* as they are produced: by default :class:`MemorySink`
 an HDF5 file instead, so a long run's memory stays bounded.
 
 *Observers* (:mod:`pdesim.observers`, py-pde's trackers, Dedalus' analysis handlers)
-see the physical fields at their own cadence (``observers=[...]``): the sink is, in
-effect, the observer at the saved frames' cadence that also checks each frame. A run
-without observers takes the same path as before observers existed.
+see the physical fields at their own cadence (``observers=[...]``). The sink is one
+observer among others: the one at the saved frames' cadence, given only frames that
+passed the system's frame check, and counted in the memory estimate. Nothing wraps the
+sink to see the frames: ``pdesim run`` gives its sink as ``sink=`` and its regime
+recorder (:class:`pdesim.diagnostics.recorder.RegimeRecorder`) in ``observers=``. A
+run without observers takes the same path as before observers existed.
 
 Checkpoint/restart: with ``checkpoint=path`` and ``checkpoint_every=T`` the driver
 writes, every ``T`` time units of each batch (atomically:

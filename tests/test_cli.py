@@ -123,3 +123,100 @@ def test_a_failed_streamed_run_leaves_no_file(tmp_path):
     with pytest.raises(pdesim.SimulationDiverged):
         pdesim.simulate(system, t_end=500.0, dt=5.0, save_every=5.0, sink=WellWriter(out))
     assert not out.exists() and not list(tmp_path.iterdir())
+
+
+RD_RUN = [
+    "run",
+    "rd_spiral",
+    "--set",
+    "L=5.0",
+    "--set",
+    "N=16",
+    "--t-end",
+    "5",
+    "--save-every",
+    "0.25",
+    "--dt",
+    "0.05",
+    "--n-traj",
+    "3",
+    "--batch-size",
+    "2",
+    "--seed",
+    "4",
+    "--initial",
+    "random",
+    "--quiet",
+]
+
+#: What ``pdesim run RD_RUN`` printed when the regime recorder wrapped the sink.
+RD_REGIME_LINES = [
+    "trajectory 0: NON-EQUILIBRIUM (rd-spiral classifier on std(u) over the last 10 frames: "
+    "mean 0.5095, variation 0.033); rotation omega = 0.7231 at grid point (4, 4) "
+    "(phase-fit residual 0.024 rad); phase singularities at t = 5: +1 / -1",
+    "trajectory 1: NON-EQUILIBRIUM (rd-spiral classifier on std(u) over the last 10 frames: "
+    "mean 0.3645, variation 0.037); rotation omega = 0.4759 at grid point (4, 4) "
+    "(phase-fit residual 0.0058 rad); phase singularities at t = 5: +1 / -1",
+    "trajectory 2: NON-EQUILIBRIUM (rd-spiral classifier on std(u) over the last 10 frames: "
+    "mean 0.5764, variation 0.045); rotation omega = 0.6224 at grid point (4, 4) "
+    "(phase-fit residual 0.026 rad); phase singularities at t = 5: +0 / -0",
+]
+
+
+@pytest.fixture
+def recorders(monkeypatch):
+    """The regime recorders ``pdesim run`` reports from, one per run."""
+    import pdesim.cli as cli
+
+    seen = []
+    report = cli.regime_report
+
+    def spy(recorder, system, *args, **kwargs):
+        seen.append(recorder)
+        return report(recorder, system, *args, **kwargs)
+
+    monkeypatch.setattr(cli, "regime_report", spy)
+    return seen
+
+
+@pytest.mark.parametrize("out", [False, True])
+def test_run_prints_the_regime_lines_it_printed_with_a_wrapped_sink(tmp_path, capsys, out):
+    extra = ["--out", str(tmp_path / "run.h5")] if out else []
+    assert main([*RD_RUN, *extra]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith("RDSpiral(L=5.0, N=16,")
+    assert "3 trajectories x 21 frames (t = 0 .. 5, dt = 0.05)" in printed[0]
+    assert printed[1:4] == RD_REGIME_LINES
+    assert printed[4:] == ([f"wrote {tmp_path / 'run.h5'}"] if out else [])
+
+
+@pytest.mark.parametrize("out", [False, True])
+def test_a_resumed_run_reports_from_the_records_of_an_uninterrupted_one(
+    tmp_path, capsys, monkeypatch, recorders, out
+):
+    import importlib
+
+    driver = importlib.import_module("pdesim.simulate")
+    extra = ["--out", str(tmp_path / "run.h5")] if out else []
+    ckpt = ["--checkpoint", str(tmp_path / "run.npz"), "--checkpoint-every", "1"]
+    assert main([*RD_RUN, *extra]) == 0
+    whole = capsys.readouterr().out.splitlines()[1:]
+    check = driver._check_frame
+
+    def interrupt(system, frame, first, t):  # in the second batch, after its t = 3 checkpoint
+        if first == 2 and t > 3.1:
+            raise KeyboardInterrupt
+        check(system, frame, first, t)
+
+    monkeypatch.setattr(driver, "_check_frame", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        main([*RD_RUN, *extra, *ckpt])
+    assert (tmp_path / "run.npz").exists()
+    monkeypatch.setattr(driver, "_check_frame", check)
+    assert main([*RD_RUN, *extra, *ckpt, "--resume"]) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == whole
+    assert not (tmp_path / "run.npz").exists()
+    uninterrupted, resumed = recorders
+    assert resumed.probe == uninterrupted.probe
+    for name in ("t", "std", "values", "last"):
+        np.testing.assert_array_equal(getattr(resumed, name), getattr(uninterrupted, name))

@@ -148,15 +148,31 @@ def test_the_observers_module_imports_matplotlib_only_when_a_plot_starts():
     assert not [name for name in names if "matplotlib" in name]
 
 
-def test_the_regime_recorder_observes_as_it_records_as_a_sink_wrapper(ks1d):
-    wrapper = RegimeRecorder(MemorySink())
-    pdesim.simulate(ks1d, sink=wrapper, **RUN)
-    observer = RegimeRecorder()
-    pdesim.simulate(ks1d, observers=[observer], **RUN)
-    np.testing.assert_array_equal(observer.t, wrapper.t)
-    np.testing.assert_array_equal(observer.std, wrapper.std)
-    np.testing.assert_array_equal(observer.values, wrapper.values)
-    np.testing.assert_array_equal(observer.last, wrapper.last)
+@pytest.mark.parametrize("cadence", [{}, {"interval": 0.5}])
+def test_the_regime_recorder_records_what_the_saved_frames_give(cadence):
+    system = pdesim.make_system("rd_spiral", L=5.0, N=16, Ly=5.0, Ny=12)
+    recorder = RegimeRecorder(**cadence)
+    run = pdesim.simulate(
+        system,
+        t_end=2.0,
+        dt=0.05,
+        save_every=0.25,
+        n_traj=3,
+        seed=4,
+        t_warmup=0.5,
+        initial="random",
+        batch_size=2,
+        observers=[recorder],
+    )
+    # (n_traj, time, field, x, y) from Run.fields, at the recorder's times
+    frames = np.stack([run.fields[name] for name in system.field_names], axis=2)
+    frames = frames[:, :: 2 if cadence else 1]
+    np.testing.assert_array_equal(recorder.t, run.t[:: 2 if cadence else 1])
+    assert recorder.probe == (4, 3)
+    np.testing.assert_array_equal(recorder.std, frames.std(axis=(3, 4)))
+    np.testing.assert_array_equal(recorder.values, frames[:, :, :, 4, 3])
+    np.testing.assert_array_equal(recorder.last, frames[:, -1])
+    assert np.isfinite(recorder.std).all() and recorder.std.shape == (3, frames.shape[1], 2)
 
 
 def test_progress_is_also_reported_between_frames_without_changing_results(ks1d, monkeypatch):

@@ -1,13 +1,12 @@
-"""A frame sink that keeps what a regime summary needs while passing every frame on.
+"""An observer that keeps what a regime summary needs.
 
-:class:`RegimeRecorder` wraps another sink (memory or :class:`pdesim.io.WellWriter`)
-and keeps, per trajectory and saved frame, the spatial std of every field and the
-fields' values at one probe point, plus the last frame -- a few numbers per frame,
-so a streamed run's memory stays bounded. It is also an observer
-(:mod:`pdesim.observers`): ``RegimeRecorder()`` without a sink, given in
-``simulate(..., observers=[recorder])``, records the same at its cadence (default: the
-saved frames; ``every=`` steps or ``interval=`` time) and is checkpointed as an observer.
-:func:`regime_report` turns them into
+:class:`RegimeRecorder` is an observer (:mod:`pdesim.observers`): given in
+``simulate(..., observers=[recorder])``, it keeps, per trajectory and observation time
+(default: the saved frames; ``every=`` steps or ``interval=`` time), the spatial std of
+every field and the fields' values at one probe point, plus the fields at the last
+time -- a few numbers per frame, so a run streamed to a file (``sink=``) keeps its
+memory bounded. It is checkpointed as an observer, so a resumed run's records equal an
+uninterrupted one's. :func:`regime_report` turns them into
 lines, from what the system declares: the label of its regime classifier
 (``System.regime_classifier``) on the std of the first field and, for systems with a
 phase pair (``System.phase_fields``), the rotation frequency at the probe and the
@@ -26,41 +25,39 @@ from pdesim.diagnostics.regimes import (
     regime_window,
     rotation_frequency,
 )
+from pdesim.observers import Observer
 
 
-class RegimeRecorder:
-    """A sink wrapper (or, without a sink, an observer) recording per-frame std, probe
-    values and the last frame.
+class RegimeRecorder(Observer):
+    """An observer recording per-time std, probe values and the fields at the last time.
 
     Parameters
     ----------
-    sink: the sink to pass frames on to; None for the observer use only.
     probe: the grid point of the probe values (default: a quarter of each axis).
-    every, interval: the cadence as an observer (see :class:`pdesim.observers.Observer`).
+    every, interval: the cadence (see :class:`pdesim.observers.Observer`; default: the
+        saved frames).
+
+    After :meth:`start`, ``t`` holds the ``n_times`` observation times, ``std`` and
+    ``values`` are ``(n_traj, n_times, n_fields)`` (NaN where nothing was observed) and
+    ``last`` is ``(n_traj, n_fields, *space)``.
     """
 
     def __init__(
         self,
-        sink: Any = None,
         probe: tuple[int, ...] | None = None,
         *,
         every: int | None = None,
         interval: float | None = None,
     ) -> None:
-        self.sink = sink
+        super().__init__(every=every, interval=interval)
         self.probe = probe
-        self.every = every
-        self.interval = interval
         self.t: np.ndarray | None = None
         self.std: np.ndarray | None = None
         self.values: np.ndarray | None = None
         self.last: np.ndarray | None = None
 
-    def open(self, system: Any, n_traj: int, t: np.ndarray) -> None:
-        self.sink.open(system, n_traj, t)
-        self._start(system, n_traj, t)
-
-    def _start(self, system: Any, n_traj: int, t: np.ndarray) -> None:
+    def start(self, system: Any, n_traj: int, t: np.ndarray) -> None:
+        """Prepare for ``n_traj`` trajectories observed at times ``t``."""
         shape = system.grid.shape
         self.probe = tuple(n // 4 for n in shape) if self.probe is None else tuple(self.probe)
         self.t = np.asarray(t, dtype=np.float64)
@@ -68,71 +65,24 @@ class RegimeRecorder:
         self.values = np.full((n_traj, len(t), system.n_fields), np.nan)
         self.last = np.zeros((n_traj, system.n_fields, *shape))
 
-    def memory_bytes(self, system: Any, n_traj: int, n_frames: int) -> int:
-        """Bytes :meth:`open` will allocate: the wrapped sink's (if it says), the two
-        per-frame numbers of every field and the last frame (float64)."""
-        sized = getattr(self.sink, "memory_bytes", None)
-        inner = sized(system, n_traj, n_frames) if callable(sized) else 0
-        fields = system.n_fields
-        return inner + 8 * n_traj * fields * (2 * n_frames + system.grid.size)
-
-    def start(self, system: Any, n_traj: int, t: np.ndarray) -> None:
-        """Observer: prepare for ``n_traj`` trajectories observed at times ``t``."""
-        self._start(system, n_traj, t)
-
     def observe(self, t: float, fields: np.ndarray, trajectories: slice, index: int) -> None:
-        """Observer: record the batch ``fields`` of ``trajectories`` at ``t = self.t[index]``."""
-        self._record(trajectories.start, index, fields)
-
-    def finish(self) -> None:
-        """Observer: nothing to do."""
+        """Record the batch ``fields`` of ``trajectories`` at ``t = self.t[index]``."""
+        first, stop = trajectories.start, trajectories.start + fields.shape[0]
+        axes = tuple(range(2, fields.ndim))
+        self.std[first:stop, index] = fields.std(axis=axes)
+        self.values[first:stop, index] = fields[(slice(None), slice(None), *self.probe)]
+        if index == len(self.t) - 1:
+            self.last[first:stop] = fields
 
     def get_state(self) -> dict[str, Any]:
-        """Observer: what a checkpoint keeps (the records so far)."""
+        """What a checkpoint keeps (the records so far)."""
         return {"std": self.std, "values": self.values, "last": self.last}
 
     def set_state(self, state: dict[str, Any]) -> None:
-        """Observer: continue from :meth:`get_state`'s records (after :meth:`start`)."""
+        """Continue from :meth:`get_state`'s records (after :meth:`start`)."""
         self.std[...] = state["std"]
         self.values[...] = state["values"]
         self.last[...] = state["last"]
-
-    def write(self, first: int, index: int, frame: np.ndarray) -> None:
-        self.sink.write(first, index, frame)
-        self._record(first, index, frame)
-
-    def _record(self, first: int, index: int, frame: np.ndarray) -> None:
-        stop = first + frame.shape[0]
-        axes = tuple(range(2, frame.ndim))
-        self.std[first:stop, index] = frame.std(axis=axes)
-        self.values[first:stop, index] = frame[(slice(None), slice(None), *self.probe)]
-        if index == len(self.t) - 1:
-            self.last[first:stop] = frame
-
-    def close(self, run: Any) -> None:
-        self.sink.close(run)
-
-    def abort(self) -> None:
-        self.sink.abort()
-
-    def checkpoint_data(self) -> dict[str, Any]:
-        return {
-            **self.sink.checkpoint_data(),
-            "recorder_std": self.std,
-            "recorder_values": self.values,
-            "recorder_last": self.last,
-        }
-
-    def resume(self, system: Any, n_traj: int, t: np.ndarray, data: dict[str, Any]) -> None:
-        inner = {k: v for k, v in data.items() if not k.startswith("recorder_")}
-        self.sink.resume(system, n_traj, t, inner)
-        self._start(system, n_traj, t)
-        self.std[...] = data["recorder_std"]
-        self.values[...] = data["recorder_values"]
-        self.last[...] = data["recorder_last"]
-
-    def suspend(self) -> None:
-        self.sink.suspend()
 
 
 def regime_report(recorder: RegimeRecorder, system: Any, max_lines: int = 8) -> list[str]:
