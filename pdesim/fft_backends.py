@@ -7,16 +7,23 @@ loads nor saves it); planning bounded by ``PDESIM_FFT_PLAN_SECONDS``;
 ``PDESIM_FFT_THREADS`` threads, 1 by default. ``scipy.fft`` is the fallback when
 pyfftw is missing or ``PDESIM_FFT=scipy``. Forward transforms are unnormalised and
 inverse ones carry ``1/N`` (numpy's convention) unless told not to.
+
+The pyfftw backend also hands out raw FFTW plans and the addresses of FFTW's execute
+functions (:meth:`PyFFTWBackend.real_plans_1d`), for loops compiled with numba that
+call FFTW themselves (:mod:`pdesim.compiled`).
 """
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import logging
 import math
 import os
 import platform
+import threading
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -284,6 +291,42 @@ class PyFFTWBackend:
         if scale is not None and normalise:
             np.multiply(dst, scale, out=dst)
 
+    @cached_property
+    def _c_interface(self) -> _FFTWCInterface:
+        return _FFTWCInterface(self._pyfftw)
+
+    @property
+    def execute_addresses(self) -> tuple[int, int]:
+        """Addresses of FFTW's new-array execute functions ``fftw_execute_dft_r2c`` and
+        ``fftw_execute_dft_c2r`` (each ``f(plan, in, out)``), for compiled loops."""
+        c = self._c_interface
+        return c.address("fftw_execute_dft_r2c"), c.address("fftw_execute_dft_c2r")
+
+    def real_plans_1d(self, n: int, howmany: int) -> tuple[int, int]:
+        """FFTW plans (addresses) of ``howmany`` real transforms of length ``n``, for compiled
+        loops that run them with :attr:`execute_addresses` on arrays from :meth:`empty`.
+
+        Forward: float64 ``(howmany, n)`` to complex128 ``(howmany, n // 2 + 1)``,
+        unnormalised; inverse: back, unnormalised, destroying its input. Planned with this
+        backend's planner (and wisdom), single-threaded; cached for the life of the
+        process (as the backend's other plans, never freed).
+        """
+        key = ("c-r2c", n, howmany)
+        plans = self._plans.get(key)
+        if plans is None:
+            real = self.empty((howmany, n), np.float64)
+            spectral = self.empty((howmany, n // 2 + 1), np.complex128)
+            flags = _FFTW_PLANNER_FLAGS[self.planner]
+            c = self._c_interface
+            with c.lock:
+                c.prepare(self.plan_seconds)
+                forward = c.plan_r2c(n, howmany, real, spectral, flags)
+                inverse = c.plan_c2r(n, howmany, spectral, real, flags | _FFTW_DESTROY_INPUT)
+            plans = self._plans[key] = (forward, inverse)
+            if self.wisdom:
+                self._save_wisdom()
+        return plans
+
     def execute_r2r(self, kinds: tuple[str, ...], src: np.ndarray, dst: np.ndarray) -> None:
         """Real-to-real transform with one kind per last axis (see :data:`R2R_KINDS`).
 
@@ -311,6 +354,73 @@ class PyFFTWBackend:
             if self.wisdom:
                 self._save_wisdom()
         _run_plan(*plan, src, dst)
+
+
+#: FFTW's planner flags (fftw3.h) for the planner names of ``PDESIM_FFT_PLANNER``.
+_FFTW_PLANNER_FLAGS = {"FFTW_ESTIMATE": 1 << 6, "FFTW_MEASURE": 0, "FFTW_PATIENT": 1 << 5}
+_FFTW_DESTROY_INPUT = 1
+
+
+class _FFTWCInterface:
+    """FFTW's C planner and execute functions, found through pyfftw's extension module.
+
+    ``dlsym`` on that module's handle searches the libraries it links, so these are the
+    functions of the very FFTW that pyfftw uses (its wheel's bundled copy or the system's),
+    sharing its wisdom. ``fftw_plan_with_nthreads`` is global FFTW state that pyfftw sets
+    before each of its own plans; it is set to 1 here before ours.
+    """
+
+    def __init__(self, pyfftw_module: object) -> None:
+        self._lib = ctypes.CDLL(pyfftw_module.pyfftw.__file__)
+        #: Serialises our planning calls (FFTW's planner is not thread-safe; pyfftw holds
+        #: its own lock around its plans, and planning happens when a stepper is built).
+        self.lock = threading.Lock()
+        pointer, integer = ctypes.c_void_p, ctypes.c_int
+        signature = [integer, pointer, integer, pointer, pointer, integer, integer]
+        signature += [pointer, pointer, integer, integer, ctypes.c_uint]
+        for name in ("fftw_plan_many_dft_r2c", "fftw_plan_many_dft_c2r"):
+            function = getattr(self._lib, name)
+            function.restype = pointer
+            function.argtypes = signature
+        self._lib.fftw_set_timelimit.restype = None
+        self._lib.fftw_set_timelimit.argtypes = [ctypes.c_double]
+        self._threads = getattr(self._lib, "fftw_plan_with_nthreads", None)
+        if self._threads is not None:
+            self._threads.restype = None
+            self._threads.argtypes = [integer]
+
+    def address(self, name: str) -> int:
+        return ctypes.cast(getattr(self._lib, name), ctypes.c_void_p).value
+
+    def prepare(self, seconds: float) -> None:
+        """Planner settings for the next plans: one thread, ``seconds`` of planning at most."""
+        if self._threads is not None:
+            self._threads(1)
+        self._lib.fftw_set_timelimit(seconds)
+
+    def plan_r2c(
+        self, n: int, howmany: int, real: np.ndarray, spectral: np.ndarray, flags: int
+    ) -> int:
+        """``howmany`` forward transforms between contiguous rows of ``n`` and ``n // 2 + 1``."""
+        m = n // 2 + 1
+        layout = (real.ctypes.data, None, 1, n, spectral.ctypes.data, None, 1, m)
+        plan = self._lib.fftw_plan_many_dft_r2c(1, (ctypes.c_int * 1)(n), howmany, *layout, flags)
+        return _checked_plan(plan, "r2c", n, howmany)
+
+    def plan_c2r(
+        self, n: int, howmany: int, spectral: np.ndarray, real: np.ndarray, flags: int
+    ) -> int:
+        """``howmany`` inverse transforms, the layout of :meth:`plan_r2c` the other way."""
+        m = n // 2 + 1
+        layout = (spectral.ctypes.data, None, 1, m, real.ctypes.data, None, 1, n)
+        plan = self._lib.fftw_plan_many_dft_c2r(1, (ctypes.c_int * 1)(n), howmany, *layout, flags)
+        return _checked_plan(plan, "c2r", n, howmany)
+
+
+def _checked_plan(plan: int | None, kind: str, n: int, howmany: int) -> int:
+    if not plan:
+        raise RuntimeError(f"FFTW could not plan {howmany} {kind} transforms of length {n}")
+    return plan
 
 
 def _run_plan(

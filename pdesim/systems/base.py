@@ -289,6 +289,13 @@ class SpectralSystem(System):
         require_choice("method", method or self.methods[0], self.methods)
         return SpectralStepper(self, dt)
 
+    def make_tangent_stepper(self, dt: float) -> TangentStepper:
+        """ETDRK4 with step ``dt`` on the augmented system of a base state and tangent
+        vectors (:class:`TangentStepper`), for Lyapunov spectra."""
+        if not self.has_tangent_dynamics:
+            raise ValueError(f"{self.name} has no tangent dynamics")
+        return TangentStepper(self, dt)
+
     def buffer(self, key: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:
         """A reusable work array (allocated once per key and shape)."""
         return self._work_arrays.get((key, shape), self.transform.backend.empty, shape, dtype)
@@ -331,10 +338,46 @@ class SpectralStepper:
         """One ETDRK4 step of ``dt``, in place, from time ``t``."""
         self.integrator.step(state, t)
 
+    def advance(self, state: np.ndarray, t: float, n_steps: int) -> None:
+        """``n_steps`` steps of ``dt`` in place from time ``t`` (step ``i`` from ``t + i dt``):
+        the same as calling :meth:`step` so, in one call (a compiled loop where a system
+        has one, :mod:`pdesim.compiled`)."""
+        dt = self.integrator.dt
+        for i in range(n_steps):
+            self.step(state, t + i * dt)
+
     def finite(self, state: np.ndarray) -> np.ndarray:
         """Cheap per-trajectory check: a non-finite value anywhere reaches every mode."""
         flat = state.reshape(state.shape[0], -1)
         return np.isfinite(flat[:, :4]).all(axis=1)
+
+
+class TangentStepper:
+    """ETDRK4 on the augmented system of a base state ``u`` and tangent vectors ``v_i``,
+
+        u_t = L u + N(u),        v_t = L v + N'(u) v,
+
+    stacked as one state ``(1 + m, field, *spectral_shape)`` (row 0 the base): the
+    derivative of the ETDRK4 map itself (its stages are linear in the evaluations of
+    ``N``), as :func:`pdesim.diagnostics.lyapunov_spectrum` needs.
+    """
+
+    def __init__(self, system: SpectralSystem, dt: float) -> None:
+        self.system = system
+        self.integrator = ETDRK4(
+            system.linear_operator(), self._nonlinear, dt, empty=system.transform.backend.empty
+        )
+        self.dt = self.integrator.dt
+
+    def _nonlinear(self, state: np.ndarray, t: float, out: np.ndarray) -> None:
+        self.system.nonlinear(state[:1], t, out[:1])
+        self.system.nonlinear_tangent(state[:1], state[1:], out[1:])
+
+    def advance(self, state: np.ndarray, t: float, n_steps: int) -> None:
+        """``n_steps`` steps of ``dt`` in place from time ``t``."""
+        for _ in range(n_steps):
+            self.integrator.step(state, t)
+            t += self.dt
 
 
 def random_band_field(grid: Grid, rng: np.random.Generator, max_mode: int) -> np.ndarray:

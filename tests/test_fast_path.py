@@ -1,0 +1,174 @@
+"""The compiled path (pdesim.compiled) equals the general one, and is taken where it applies."""
+
+import numpy as np
+import pytest
+
+import pdesim
+from pdesim import compiled
+from pdesim.diagnostics import lyapunov_spectrum
+from pdesim.diagnostics.lyapunov import _orthonormalise
+from pdesim.systems.base import SpectralStepper, TangentStepper
+
+
+def _fields(system, batch, seed=0):
+    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(batch)]
+    return np.stack([system.initial_condition("random", r) for r in rngs])
+
+
+def _relative(a, b):
+    return float(np.abs(a - b).max() / np.abs(b).max())
+
+
+@pytest.fixture
+def estimate_planner(monkeypatch):
+    """FFTW's estimate planner without wisdom, as dataset shards run."""
+    monkeypatch.setenv("PDESIM_FFT_PLANNER", "estimate")
+    monkeypatch.setenv("PDESIM_FFT_WISDOM", "off")
+
+
+def test_ks1d_takes_the_compiled_path_up_to_the_threshold(monkeypatch):
+    system = pdesim.make_system("ks1d", L=22.0, N=64)
+    assert isinstance(system.make_stepper(0.25), compiled.AdvectionStepper)
+    assert isinstance(system.make_tangent_stepper(0.25), compiled.AdvectionTangentStepper)
+    monkeypatch.setattr(compiled, "MAX_POINTS", 32)
+    assert type(system.make_stepper(0.25)) is SpectralStepper
+    assert type(system.make_tangent_stepper(0.25)) is TangentStepper
+
+
+def test_scipy_backend_and_fft_threads_take_the_general_path(monkeypatch):
+    monkeypatch.setenv("PDESIM_FFT", "scipy")
+    assert type(pdesim.make_system("ks1d").make_stepper(0.25)) is SpectralStepper
+    monkeypatch.setenv("PDESIM_FFT", "pyfftw")
+    monkeypatch.setenv("PDESIM_FFT_THREADS", "2")
+    assert type(pdesim.make_system("ks1d").make_stepper(0.25)) is SpectralStepper
+
+
+@pytest.mark.parametrize("batch", [1, 3, 64])
+def test_compiled_trajectories_equal_the_general_path_over_300_steps(estimate_planner, batch):
+    system = pdesim.make_system("ks1d", L=22.0, N=64)
+    fast, general = system.make_stepper(0.25), SpectralStepper(system, 0.25)
+    u0 = _fields(system, batch)
+    x, y = fast.to_state(u0), general.to_state(u0)
+    for n in range(300):
+        fast.step(x, n * 0.25)
+        general.step(y, n * 0.25)
+    assert _relative(x, y) <= 1e-12
+    assert np.abs(y[:, 0, 1:4]).min() > 1e-3  # on the attractor, not decayed
+
+
+@pytest.mark.parametrize("batch", [1, 3, 64])
+@pytest.mark.parametrize(("length", "n"), [(22.0, 64), (100.0, 256)])
+def test_every_compiled_step_equals_the_general_step_along_a_trajectory(batch, length, n):
+    """Each of 300 steps from the same state (default planner: plans may differ)."""
+    system = pdesim.make_system("ks1d", L=length, N=n)
+    fast, general = system.make_stepper(0.25), SpectralStepper(system, 0.25)
+    y = general.to_state(_fields(system, batch))
+    worst = 0.0
+    for step in range(300):
+        x = y.copy()
+        fast.step(x, step * 0.25)
+        general.step(y, step * 0.25)
+        worst = max(worst, _relative(x, y))
+    assert worst <= 1e-13
+
+
+def test_advance_equals_single_steps_and_chunks_do_not_mix_trajectories():
+    system = pdesim.make_system("ks1d", L=22.0, N=64)
+    stepper = system.make_stepper(0.25)
+    batch = 2 * compiled.chunk_rows(64) + 3  # two full chunks and a short one
+    u0 = _fields(system, batch)
+    x, y = stepper.to_state(u0), stepper.to_state(u0)
+    stepper.advance(x, 0.0, 40)
+    for n in range(40):
+        stepper.step(y, n * 0.25)
+    np.testing.assert_array_equal(x, y)
+    alone = stepper.to_state(u0[-1:])
+    stepper.advance(alone, 0.0, 40)
+    assert _relative(x[-1:], alone) <= 1e-12
+
+
+def test_non_contiguous_states_take_the_general_path():
+    system = pdesim.make_system("ks1d", L=22.0, N=64)
+    fast, general = system.make_stepper(0.25), SpectralStepper(system, 0.25)
+    u0 = _fields(system, 4)
+    x = fast.to_state(u0)[::2]
+    y = general.to_state(u0)[::2]
+    assert not x.flags.c_contiguous
+    fast.advance(x, 0.0, 20)
+    general.advance(y, 0.0, 20)
+    assert _relative(x, y) <= 1e-12
+
+
+def test_compiled_finite_check_flags_each_trajectory():
+    system = pdesim.make_system("ks1d", L=22.0, N=64)
+    stepper = system.make_stepper(0.25)
+    state = stepper.to_state(_fields(system, 3))
+    state[1, 0, 0] = np.nan
+    assert stepper.finite(state).tolist() == [True, False, True]
+    stepper.advance(state, 0.0, 2)
+    assert stepper.finite(state).tolist() == [True, False, True]
+    np.testing.assert_array_equal(stepper.finite(state), SpectralStepper.finite(stepper, state))
+
+
+def test_wrong_state_shape_is_refused():
+    stepper = pdesim.make_system("ks1d", L=22.0, N=64).make_stepper(0.25)
+    with pytest.raises(ValueError, match="shape"):
+        stepper.step(np.zeros((2, 1, 30), dtype=complex), 0.0)
+
+
+def test_ks2d_advance_equals_single_steps():
+    system = pdesim.make_system("ks2d", L=10 * np.pi, N=32)
+    stepper = system.make_stepper(0.1)
+    u0 = _fields(system, 3)
+    x, y = stepper.to_state(u0), stepper.to_state(u0)
+    stepper.advance(x, 0.0, 30)
+    for n in range(30):
+        stepper.step(y, n * 0.1)
+    np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("m", [1, 6])
+def test_compiled_tangent_steps_equal_the_general_ones(m):
+    system = pdesim.make_system("ks1d", L=22.0, N=64)
+    fast, general = system.make_tangent_stepper(0.25), TangentStepper(system, 0.25)
+    base = SpectralStepper(system, 0.25)
+    state = base.to_state(_fields(system, 1 + m, seed=3))
+    base.advance(state[:1], 0.0, 200)  # onto the attractor
+
+    def differences(x, y):
+        return _relative(x[:1], y[:1]), _relative(x[1:], y[1:])
+
+    worst = (0.0, 0.0)
+    for step in range(300):
+        x = state.copy()
+        fast.advance(x, step * 0.25, 1)
+        general.advance(state, step * 0.25, 1)
+        worst = np.maximum(worst, differences(x, state))
+        state[1:] /= np.abs(state[1:]).max()  # the tangents grow: keep them O(1)
+    assert max(worst) <= 1e-13
+    x = state.copy()
+    fast.advance(x, 0.0, 40)
+    general.advance(state, 0.0, 40)
+    assert max(differences(x, state)) <= 1e-12
+
+
+def test_lyapunov_spectrum_equals_the_general_path(monkeypatch):
+    kwargs = {"n_exponents": 6, "t_end": 40.0, "dt": 0.25, "t_warmup": 50.0, "n_blocks": 2}
+    fast = lyapunov_spectrum(pdesim.make_system("ks1d", L=22.0, N=64), **kwargs)
+    monkeypatch.setattr(compiled, "MAX_POINTS", 0)
+    general = lyapunov_spectrum(pdesim.make_system("ks1d", L=22.0, N=64), **kwargs)
+    np.testing.assert_allclose(fast.exponents, general.exponents, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(fast.block_exponents, general.block_exponents, rtol=0, atol=1e-10)
+
+
+def test_gram_schmidt_equals_numpy_qr_with_a_positive_diagonal():
+    rng = np.random.default_rng(1)
+    vectors = rng.standard_normal((6, 1, 64))
+    vectors[4] = vectors[3] + 1e-9 * vectors[4]  # nearly dependent
+    q, r = np.linalg.qr(vectors.reshape(6, -1).T)
+    signs = np.sign(np.diag(r))
+    ours, growth = _orthonormalise(vectors)
+    np.testing.assert_allclose(growth, np.abs(np.diag(r)), rtol=1e-6, atol=0)
+    np.testing.assert_allclose(ours[:4].reshape(4, -1), (q * signs).T[:4], rtol=0, atol=1e-14)
+    flat = ours.reshape(6, -1)
+    np.testing.assert_allclose(flat @ flat.T, np.eye(6), rtol=0, atol=1e-14)
