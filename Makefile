@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test test-all lint format bench data train train-ks2d eval ablate-jitter clean
+.PHONY: install test test-all lint format bench bench-peers data train train-ks2d eval ablate-jitter clean
 
 install: $(STAMP)
 
@@ -28,12 +28,35 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# `make bench` runs every benchmark; `make bench-NAME` runs benchmarks/bench_NAME.py.
+# `make bench` runs every benchmark but bench_peers (`make bench-peers`, its own venv);
+# `make bench-NAME` runs benchmarks/bench_NAME.py.
 bench: install
-	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done
+	for script in benchmarks/bench_*.py; do \
+		[ $$script = benchmarks/bench_peers.py ] || $(BIN)/python $$script || exit 1; done
 
 bench-%: install
 	$(BIN)/python benchmarks/bench_$*.py
+
+# pdesim against exponax (JAX) on the cases of issue 20, in an environment of its own:
+# exponax and jax[cpu] from PyPI, pdesim editable with its solver dependencies (torch,
+# which only the surrogates use, left out); .venv is never touched.
+PEERS_VENV  := .venv-peers
+PEERS_BIN   := $(PEERS_VENV)/bin
+PEERS_STAMP := $(PEERS_VENV)/.installed
+
+bench-peers: $(PEERS_STAMP)
+	$(PEERS_BIN)/python benchmarks/bench_peers.py
+
+$(PEERS_STAMP): pyproject.toml
+	test -x $(PEERS_BIN)/python || $(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_BIN)/python -m pip install --quiet --upgrade pip
+	@$(PEERS_BIN)/python -m pip install --quiet exponax 'jax[cpu]' || { \
+		echo "make bench-peers: could not install exponax and jax[cpu] into $(PEERS_VENV)" >&2; \
+		exit 1; }
+	$(PEERS_BIN)/python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; print('\n'.join(d for d in deps if not d.startswith('torch')))" > $(PEERS_VENV)/requirements.txt
+	$(PEERS_BIN)/python -m pip install --quiet -r $(PEERS_VENV)/requirements.txt
+	$(PEERS_BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(PEERS_STAMP)
 
 data: install
 	$(BIN)/pdesim data datasets/*.toml
