@@ -10,25 +10,33 @@ declares one), with a colour bar named after the field on every 2-D panel, a
 sequential colour map for a field that is nowhere negative (densities,
 concentrations) and a diverging one centred at 0 for a signed field, and the system,
 its parameters and the trajectory index in the title. Values that are not finite (a
-trajectory that diverged) are drawn in grey and noted in the panel's title.
+trajectory that diverged) are drawn in grey and noted in the panel's title. A field
+whose mean drifts (2-D KS) is drawn less its mean, and a complex amplitude stored as
+real and imaginary parts adds its modulus (:func:`drawn_fields`).
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 import numpy as np
-from matplotlib.animation import PillowWriter
-from matplotlib.colors import Colormap
+from matplotlib.artist import Artist
+from matplotlib.axes import Axes
+from matplotlib.colors import Colormap, to_rgb
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import ConstrainedLayoutEngine
+from matplotlib.ticker import MaxNLocator
 
 from pdesim.files import atomic_path
 from pdesim.simulate import Run
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
 
 #: The colour of values that are not finite (NaN, inf) in every picture.
 BAD_COLOUR = "0.6"
@@ -223,6 +231,46 @@ def _label(name: str, log: bool) -> str:
     return f"{name} (log scale)" if log else name
 
 
+def drawn_fields(
+    run: Run, trajectory: int = 0, log_fields: Sequence[str] = ()
+) -> dict[str, tuple[np.ndarray, bool]]:
+    """``{label: (data (time, *space), log)}``: what the pictures draw of a trajectory.
+
+    Each field as it is, except that a field whose spatial mean drifts without feeding
+    back (the system's files store it less its mean, with ``<name>_mean`` among its
+    ``dataset_scalars``: 2-D KS, whose mean falls without bound) is drawn less its mean
+    at each time, labelled ``u − ⟨u⟩``: a diverging scale about 0 would otherwise turn
+    one colour as the mean runs off (unless it is named in ``log_fields``). A complex
+    field stored as ``A_re``, ``A_im`` adds its modulus ``|A|`` (the Ginzburg-Landau
+    amplitude, zero at its defects). ``log`` is whether the label or the field it comes
+    from is in ``log_fields``.
+    """
+    from pdesim.systems import SYSTEMS
+
+    scalars = getattr(SYSTEMS.get(run.system), "dataset_scalars", ())
+    out = {}
+    for name, stack in run.fields.items():
+        data, log = stack[trajectory], name in log_fields
+        if f"{name}_mean" in scalars and not log:
+            space = tuple(range(1, data.ndim))
+            out[f"{name} − ⟨{name}⟩"] = (data - data.mean(axis=space, keepdims=True), False)
+        else:
+            out[name] = (data, log)
+    for name in run.fields:
+        base = name.removesuffix("_re")
+        if name.endswith("_re") and f"{base}_im" in run.fields:
+            modulus = np.hypot(run.fields[name][trajectory], run.fields[f"{base}_im"][trajectory])
+            out[f"|{base}|"] = (modulus, f"|{base}|" in log_fields)
+    return out
+
+
+def _image_layout() -> ConstrainedLayoutEngine:
+    """Constrained layout with room between panels of 2-D images (8 % of a panel's
+    width): a colour bar's label otherwise sat against the next panel's y tick labels,
+    where it read as that panel's y label."""
+    return ConstrainedLayoutEngine(wspace=0.08)
+
+
 def plot_run(
     run: Run,
     path: str | os.PathLike,
@@ -242,22 +290,23 @@ def plot_run(
 def run_figure(
     run: Run, trajectory: int = 0, n_snapshots: int = 4, log_fields: Sequence[str] = ()
 ) -> Figure:
-    """The figure :func:`plot_run` saves: per field, a space-time diagram ``(x, t)``
-    (1-D) or a row of ``n_snapshots`` evenly spaced snapshots ``(x, y)`` (2-D).
+    """The figure :func:`plot_run` saves: per field (:func:`drawn_fields`), a space-time
+    diagram ``(x, t)`` (1-D) or a row of ``n_snapshots`` evenly spaced snapshots
+    ``(x, y)`` (2-D), each panel on its own colour scale with its own colour bar.
 
     Fields named in ``log_fields`` (e.g. a cell density) get a logarithmic colour scale.
     """
     if getattr(run.grid, "grid_type", "cartesian") == "graph":
         return network_figure(run, trajectory)
-    names = list(run.fields)
+    fields = drawn_fields(run, trajectory, log_fields)
     axis_labels = space_labels(run)
+    title = run_title(run, trajectory)
+    lines = title.count("\n") + 1
     if run.grid.ndim == 1:
-        fig = Figure(figsize=(8, 0.4 + 3.2 * len(names)), layout="constrained")
-        axes = fig.subplots(len(names), 1, squeeze=False)
+        fig = Figure(figsize=(8, 0.2 + 0.2 * lines + 3.2 * len(fields)), layout="constrained")
+        axes = fig.subplots(len(fields), 1, squeeze=False)
         x = run.grid.coords[0]
-        for ax, name in zip(axes[:, 0], names, strict=True):
-            log = name in log_fields
-            data = run.fields[name][trajectory]
+        for ax, (name, (data, log)) in zip(axes[:, 0], fields.items(), strict=True):
             image = ax.pcolormesh(
                 x, run.t, for_log(data, log), shading="auto", **colour_scale(data, log)
             )
@@ -268,15 +317,17 @@ def run_figure(
             fig.colorbar(image, ax=ax, label=_label(name, log))
     elif run.grid.ndim == 2:
         frames = np.unique(np.linspace(0, len(run.t) - 1, n_snapshots).round().astype(int))
-        fig = Figure(figsize=(3.4 * len(frames), 0.5 + 3.1 * len(names)), layout="constrained")
-        axes = fig.subplots(len(names), len(frames), squeeze=False)
+        fig = Figure(
+            figsize=(3.5 * len(frames), 0.3 + 0.25 * lines + 3.1 * len(fields)),
+            layout=_image_layout(),
+        )
+        axes = fig.subplots(len(fields), len(frames), squeeze=False)
         extent = _extent(run.grid)
-        for row, name in enumerate(names):
-            log = name in log_fields
-            sequential = is_positive(run.fields[name][trajectory])
+        for row, (name, (stack, log)) in enumerate(fields.items()):
+            sequential = is_positive(stack)
             for col, frame in enumerate(frames):
                 ax = axes[row, col]
-                data = run.fields[name][trajectory, frame]
+                data = stack[frame]
                 image = ax.imshow(
                     for_log(data, log).T,  # axis 0 is x: drawn across
                     origin="lower",
@@ -285,30 +336,15 @@ def run_figure(
                 )
                 note = nonfinite_note(data)
                 ax.set_title(f"{name}, t = {run.t[frame]:g}" + (f"\n{note}" if note else ""))
-                if row == len(names) - 1:
+                if row == len(fields) - 1:
                     ax.set_xlabel(axis_labels[0])
                 if col == 0:
                     ax.set_ylabel(axis_labels[1])
                 fig.colorbar(image, ax=ax, shrink=0.85, label=_label(name, log))
     else:
         raise ValueError(f"plots need 1-D or 2-D fields, got {run.grid.ndim}-D")
-    fig.suptitle(run_title(run, trajectory))
+    fig.suptitle(title)
     return fig
-
-
-class _GifWriter(PillowWriter):
-    """matplotlib's Pillow writer, told the format: it otherwise takes it from the file
-    name's suffix, and :func:`pdesim.files.atomic_path`'s temporary name ends in .tmp."""
-
-    def finish(self) -> None:
-        self._frames[0].save(
-            self.outfile,
-            format="GIF",
-            save_all=True,
-            append_images=self._frames[1:],
-            duration=int(1000 / self.fps),
-            loop=0,
-        )
 
 
 def animate_run(
@@ -320,41 +356,101 @@ def animate_run(
     log_fields: Sequence[str] = (),
 ) -> Path:
     """Save a GIF of one trajectory's frames (at most ``max_frames``, evenly picked),
-    drawn by :func:`animation_figure`."""
-    from matplotlib.animation import FuncAnimation
+    drawn by :func:`animation_figure`.
+
+    The figure is drawn whole once, without what changes between frames; each frame
+    then restores that picture and draws only the artists ``draw`` returns (images or
+    profiles, titles), instead of redrawing every axis, tick and colour bar, and is
+    mapped onto one palette (:func:`gif_palette`) instead of a median cut per frame.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image
 
     path = Path(path)
     frames = np.unique(np.linspace(0, len(run.t) - 1, max_frames).round().astype(int))
     fig, draw = animation_figure(run, trajectory, log_fields)
-    animation = FuncAnimation(fig, draw, frames=frames, blit=False)
+    canvas = FigureCanvasAgg(fig)
+    moving = draw(frames[0])
+    for artist in moving:
+        artist.set_animated(True)
+    canvas.draw()
+    background = canvas.copy_from_bbox(fig.bbox)
+    size = canvas.get_width_height()
+    palette = gif_palette(moving)
+    images = []
+    for frame in frames:
+        canvas.restore_region(background)
+        for artist in draw(frame):
+            fig.draw_artist(artist)
+        rgba = Image.frombuffer("RGBA", size, canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+        images.append(rgba.convert("RGB").quantize(palette=palette, dither=Image.Dither.NONE))
     with atomic_path(path) as tmp:
-        animation.save(tmp, writer=_GifWriter(fps=fps))
+        images[0].save(
+            tmp,
+            format="GIF",
+            save_all=True,
+            append_images=images[1:],
+            duration=int(1000 / fps),
+            loop=0,
+        )
     return path
 
 
-def animation_figure(run: Run, trajectory: int = 0, log_fields: Sequence[str] = ()):
-    """``(figure, draw)``: one panel per field and ``draw(frame)`` showing a saved frame,
-    as :func:`animate_run` records them. 1-D: the profile against ``x`` with the field
-    name on the y axis (fixed limits); 2-D: an image on ``(x, y)`` with a colour bar
-    named after the field (its range follows each frame: fields such as 2-D KS drift in
-    mean). The title names the system, parameters, trajectory and time.
+def gif_palette(artists: Sequence[Artist], size: int = 256) -> PILImage:
+    """One GIF palette for every frame: 32 greys (background, text, axes) and the colour
+    of values that are not finite, 16 blends from white to each line's colour (its
+    anti-aliased edges), and the rest shared evenly between the colour maps of the
+    images among ``artists``, sampled along each map."""
+    from PIL import Image
+
+    colours = [np.linspace(0.0, 1.0, 32)[:, None].repeat(3, axis=1), [to_rgb(BAD_COLOUR)]]
+    for colour in {to_rgb(a.get_color()) for a in artists if hasattr(a, "get_ydata")}:
+        blend = np.linspace(0.0, 1.0, 16)[:, None]
+        colours.append(1.0 - blend * (1.0 - np.array(colour)))
+    maps = {a.get_cmap().name: a.get_cmap() for a in artists if hasattr(a, "get_cmap")}
+    left = size - sum(len(c) for c in colours)
+    for cmap in maps.values():
+        colours.append(cmap(np.linspace(0.0, 1.0, left // len(maps)))[:, :3])
+    table = (np.concatenate(colours) * 255).round().astype(np.uint8).ravel().tolist()
+    palette = Image.new("P", (1, 1))
+    palette.putpalette(table + [0] * (3 * size - len(table)))
+    return palette
+
+
+def animation_figure(
+    run: Run, trajectory: int = 0, log_fields: Sequence[str] = ()
+) -> tuple[Figure, Callable[[int], list[Artist]]]:
+    """``(figure, draw)``: one panel per field (:func:`drawn_fields`) and ``draw(frame)``
+    showing a saved frame, as :func:`animate_run` records them; ``draw`` returns the
+    artists it changed. 1-D: the profile against ``x`` (markers at the nodes of a graph)
+    with the field name on the y axis; 2-D: an image on ``(x, y)`` with a colour bar
+    named after the field. Limits and colour scales are fixed over the trajectory, so a
+    colour means one value in every frame. The title names the system, parameters,
+    trajectory and time.
 
     Fields named in ``log_fields`` get a logarithmic colour (2-D) or y (1-D) scale.
     """
-    names = list(run.fields)
+    fields = drawn_fields(run, trajectory, log_fields)
     axis_labels = space_labels(run)
     if run.grid.ndim not in (1, 2):
         raise ValueError(f"animations need 1-D or 2-D fields, got {run.grid.ndim}-D")
-    width = 4.2 if run.grid.ndim == 1 else 4.6
-    fig = Figure(figsize=(max(width * len(names), 5.0), 4.3), layout="constrained")
-    axes = fig.subplots(1, len(names), squeeze=False)
-    artists, sequential = [], {}
-    for ax, name in zip(axes[0], names, strict=True):
-        data = run.fields[name][trajectory]
-        log = name in log_fields
-        ax.set_xlabel(axis_labels[0])
+    graph = getattr(run.grid, "grid_type", "cartesian") == "graph"
+    head = run_title(run, trajectory, width=40 * len(fields) + 20)
+    lines = head.count("\n") + 2  # and the time
+    if run.grid.ndim == 1:
+        fig = Figure(figsize=(max(4.2 * len(fields), 5.0), 4.3), layout="constrained")
+    else:  # images keep their aspect: the height must leave room for the title's lines
+        fig = Figure(
+            figsize=(max(4.6 * len(fields), 5.0), 3.9 + 0.3 * lines), layout=_image_layout()
+        )
+    axes = fig.subplots(1, len(fields), squeeze=False)
+    artists = []
+    for ax, (name, (data, log)) in zip(axes[0], fields.items(), strict=True):
+        ax.set_xlabel(f"{axis_labels[0]} (0 = centre)" if graph else axis_labels[0])
         if run.grid.ndim == 1:
-            (line,) = ax.plot(run.grid.coords[0], data[0])
+            x = run.grid.coords[0]
+            style = {"ls": "none", "marker": "o", "ms": 3} if graph else {}
+            (line,) = ax.plot(x, data[0], **style)
             finite = data[np.isfinite(data)]
             low, high = (float(finite.min()), float(finite.max())) if finite.size else (0, 1)
             if log:
@@ -363,44 +459,37 @@ def animation_figure(run: Run, trajectory: int = 0, log_fields: Sequence[str] = 
             else:
                 pad = 0.05 * (high - low) or 1.0
                 ax.set_ylim(low - pad, high + pad)
-            ax.set_xlim(run.grid.origin[0], run.grid.origin[0] + run.grid.lengths[0])
+            if graph:
+                _node_axis(ax, len(x))
+            else:
+                ax.set_xlim(run.grid.origin[0], run.grid.origin[0] + run.grid.lengths[0])
             ax.set_ylabel(_label(name, log))
             artists.append(line)
         else:
-            sequential[name] = is_positive(data)
             image = ax.imshow(
                 for_log(data[0], log).T,
                 origin="lower",
                 extent=_extent(run.grid),
-                **colour_scale(data, log, sequential[name]),
+                **colour_scale(data, log),
             )
             ax.set_ylabel(axis_labels[1])
             fig.colorbar(image, ax=ax, shrink=0.85, label=_label(name, log))
             artists.append(image)
         ax.set_title(name)
-    head = run_title(run, trajectory, width=40 * len(names) + 20)
     title = fig.suptitle(head)
 
-    def draw(frame: int) -> list:
-        notes = []
-        for artist, ax, name in zip(artists, axes[0], names, strict=True):
-            data = run.fields[name][trajectory, frame]
-            log = name in log_fields
+    def draw(frame: int) -> list[Artist]:
+        for artist, ax, (name, (stack, log)) in zip(artists, axes[0], fields.items(), strict=True):
+            data = stack[frame]
             note = nonfinite_note(data)
             if run.grid.ndim == 1:
                 artist.set_ydata(data)
                 note = "gaps: not finite" if note else ""
             else:
                 artist.set_data(for_log(data, log).T)
-                scale = colour_scale(data, log, sequential[name])
-                if log:
-                    artist.set_clim(scale["norm"].vmin, scale["norm"].vmax)
-                else:
-                    artist.set_clim(scale["vmin"], scale["vmax"])
             ax.set_title(f"{name}; {note}" if note else name)
-            notes.append(note)
         title.set_text(f"{head}\n{time_label(run)} = {run.t[frame]:g}")
-        return [*artists, title]
+        return [*artists, *(ax.title for ax in axes[0]), title]
 
     draw(0)
     # Lay out once and keep it: re-running the constrained layout for every frame
@@ -408,6 +497,12 @@ def animation_figure(run: Run, trajectory: int = 0, log_fields: Sequence[str] = 
     fig.draw_without_rendering()
     fig.set_layout_engine("none")
     return fig, draw
+
+
+def _node_axis(ax: Axes, n_nodes: int) -> None:
+    """Nodes of a graph on ``ax``'s x axis: integer ticks, each node in its own cell."""
+    ax.set_xlim(-0.5, n_nodes - 0.5)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
 
 
 def plot_network_run(run: Run, path: str | os.PathLike, trajectory: int = 0) -> Path:
@@ -429,6 +524,7 @@ def network_figure(run: Run, trajectory: int = 0) -> Figure:
     raster = fig.add_subplot(grid[:, 0])
     image = raster.pcolormesh(nodes, run.t, x, shading="nearest", **colour_scale(x))
     raster.set_xlabel("node (0 = centre)")
+    _node_axis(raster, len(nodes))
     raster.set_ylabel(when)
     note = nonfinite_note(x, run.t)
     raster.set_title("x(node, n)" + (f"; {note}" if note else ""))
@@ -436,15 +532,16 @@ def network_figure(run: Run, trajectory: int = 0) -> Figure:
     series = fig.add_subplot(grid[0, 1])
     shown = sorted({0, min(1, x.shape[1] - 1), x.shape[1] // 2})
     last = slice(max(0, len(run.t) - 300), None)
+    names = {j: f"node {j}" + (" (centre)" if j == 0 else "") for j in shown}
     for j in shown:
-        series.plot(run.t[last], x[last, j], lw=0.8, label=f"node {j}")
+        series.plot(run.t[last], x[last, j], lw=0.8, label=names[j])
     series.set_xlabel(when)
     series.set_ylabel("x")
     series.set_title(f"last {len(run.t[last])} iterations")
     series.legend(fontsize=8, loc="upper right")
     portrait = fig.add_subplot(grid[1, 1])
     for j in shown:
-        portrait.plot(x[:, j], y[:, j], ".", ms=1.5, label=f"node {j}")
+        portrait.plot(x[:, j], y[:, j], ".", ms=1.5, label=names[j])
     portrait.set_xlabel("x")
     portrait.set_ylabel("y")
     portrait.set_title("phase portrait")

@@ -248,3 +248,168 @@ def test_a_shard_titles_the_global_trajectory_index(tmp_path):
     write_run(tmp_path / "shard.hdf5", run)
     title = run_figure(read_run(tmp_path / "shard.hdf5"), trajectory=1).get_suptitle()
     assert "trajectory 17 (row 1 of the file)" in title
+
+
+@pytest.fixture(scope="module")
+def ks2d_run():
+    system = pdesim.make_system("ks2d", L=10.0, N=16)
+    return pdesim.simulate(system, t_end=0.4, dt=0.1, save_every=0.2)
+
+
+def _renderer(fig):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)  # as the PNG and GIF writers draw it
+    canvas.draw()
+    return canvas.get_renderer()
+
+
+def test_each_2d_panel_has_its_own_scale_and_bar_clear_of_the_next_panel(spiral_run):
+    """u and v (and each time) get their own colour range, and a colour bar's label
+    does not run into the next panel's y tick labels (at 0.09 inch from them it read as
+    that panel's label)."""
+    from pdesim.plots import run_figure
+
+    fig = run_figure(spiral_run, n_snapshots=2)
+    renderer = _renderer(fig)
+    for _, image in _images(fig):
+        data = image.get_array()
+        top = float(np.abs(data).max())
+        assert image.norm.vmax == pytest.approx(top) and image.norm.vmin == pytest.approx(-top)
+    bars = list(_colorbars(fig))
+    images = [ax for ax, _ in _images(fig)]
+    for row in range(2):
+        bar, right = bars[2 * row], images[2 * row + 1]
+        label = bar.yaxis.label.get_window_extent(renderer)
+        assert right.get_tightbbox(renderer).x0 - label.x1 > 0.2 * fig.dpi  # 0.2 inch
+
+
+def test_a_drifting_mean_is_taken_off_before_drawing(ks2d_run):
+    """2-D KS: the mean falls without bound (its files store u - <u>); drawn as it is on
+    a scale about 0 the pattern turns one colour. It is drawn less its mean, so named."""
+    from dataclasses import replace
+
+    from pdesim.plots import animation_figure, run_figure
+
+    drifted = replace(ks2d_run, fields={"u": ks2d_run.fields["u"] - 40.0})
+    fig = run_figure(drifted, n_snapshots=2)
+    assert sorted(set(_colorbars(fig).values())) == ["u − ⟨u⟩"]
+    for ax, image in _images(fig):
+        assert ax.get_title().startswith("u − ⟨u⟩, t = ")
+        assert float(np.mean(image.get_array())) == pytest.approx(0.0, abs=1e-9)
+        assert image.norm.vmax < 20  # the pattern's range, not the mean's
+    fig, _ = animation_figure(drifted)
+    assert list(_colorbars(fig).values()) == ["u − ⟨u⟩"]
+    from pdesim.plots import drawn_fields
+
+    (label,) = drawn_fields(drifted)
+    assert label == "u − ⟨u⟩"
+    logged = drawn_fields(replace(drifted, fields={"u": ks2d_run.fields["u"] ** 2}), 0, ("u",))
+    assert list(logged) == ["u"]  # a log scale draws the field itself
+
+
+def test_a_complex_amplitude_adds_its_modulus_on_a_sequential_scale():
+    from pdesim.plots import SEQUENTIAL, run_figure
+
+    run = pdesim.simulate(
+        pdesim.make_system("cgle", L=10.0, N=16), t_end=0.1, dt=0.05, save_every=0.05
+    )
+    fig = run_figure(run, n_snapshots=2)
+    assert sorted(set(_colorbars(fig).values())) == ["A_im", "A_re", "|A|"]
+    moduli = [image for ax, image in _images(fig) if ax.get_title().startswith("|A|")]
+    assert len(moduli) == 2
+    for image in moduli:
+        assert image.get_cmap().name.startswith(SEQUENTIAL)
+        assert float(image.get_array().min()) >= 0
+
+
+def test_a_gif_keeps_one_colour_scale_over_the_trajectory(spiral_run):
+    """A colour means one value in every frame: the scale is the whole trajectory's and
+    drawing a frame leaves it (and so the colour bar) alone."""
+    from pdesim.plots import animation_figure
+
+    fig, draw = animation_figure(spiral_run)
+    for (_, image), name in zip(_images(fig), ("u", "v"), strict=True):
+        top = float(np.abs(spiral_run.fields[name][0]).max())
+        assert image.get_clim() == pytest.approx((-top, top))
+    draw(len(spiral_run.t) - 1)
+    for (_, image), name in zip(_images(fig), ("u", "v"), strict=True):
+        top = float(np.abs(spiral_run.fields[name][0]).max())
+        assert image.get_clim() == pytest.approx((-top, top))
+
+
+def test_a_gif_draws_the_figure_once_and_only_what_changes_per_frame(
+    tmp_path, spiral_run, monkeypatch
+):
+    """Axes, ticks and colour bars are drawn once (the layout pass and the background),
+    not once per frame; every frame still differs (identical frames would be merged)."""
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    calls = []
+    draw = Figure.draw
+    monkeypatch.setattr(Figure, "draw", lambda self, r: calls.append(1) or draw(self, r))
+    gif = animate_run(spiral_run, tmp_path / "spiral.gif")
+    assert len(calls) <= 2 < len(spiral_run.t)
+    with Image.open(gif) as image:
+        assert image.n_frames == len(spiral_run.t)
+
+
+def test_the_gif_palette_holds_each_colour_map_and_line_colour(spiral_run, ks_run):
+    from matplotlib.colors import to_rgb
+
+    from pdesim.plots import animation_figure, gif_palette
+
+    fig, draw = animation_figure(spiral_run)
+    palette = np.array(gif_palette(draw(0)).getpalette()).reshape(-1, 3)
+    (_, image), _ = _images(fig)
+    for end in (0.0, 1.0):
+        colour = np.round(np.array(image.get_cmap()(end)[:3]) * 255)
+        assert np.abs(palette - colour).sum(axis=1).min() == 0
+    fig, draw = animation_figure(ks_run)
+    palette = np.array(gif_palette(draw(0)).getpalette()).reshape(-1, 3)
+    line = np.round(np.array(to_rgb(fig.axes[0].get_lines()[0].get_color())) * 255)
+    assert np.abs(palette - line).sum(axis=1).min() == 0
+
+
+def test_a_2d_gif_with_a_long_title_keeps_every_label_inside_and_apart(chemotaxis_run):
+    """Images keep their aspect, so a three-line title took the height the x labels
+    needed (they were cut off); and a colour bar's label sat against the next panel's
+    y label."""
+    from pdesim.plots import animation_figure
+
+    fig, draw = animation_figure(chemotaxis_run)
+    draw(0)
+    assert fig.get_suptitle().count("\n") == 2
+    renderer = _renderer(fig)
+    box = fig.bbox
+    for ax in fig.axes:
+        for label in (ax.xaxis.label, ax.yaxis.label):
+            if label.get_text():
+                extent = label.get_window_extent(renderer)
+                assert extent.x0 >= box.x0 and extent.y0 >= box.y0
+                assert extent.x1 <= box.x1 and extent.y1 <= box.y1
+    bar, right = next(iter(_colorbars(fig))), [ax for ax, _ in _images(fig)][1]
+    label = bar.yaxis.label.get_window_extent(renderer)
+    assert right.get_tightbbox(renderer).x0 - label.x1 > 0.2 * fig.dpi  # 0.2 inch
+
+
+def test_nodes_of_a_graph_are_integers_and_the_centre_is_named(tmp_path):
+    from pdesim.plots import animation_figure, network_figure
+
+    run = pdesim.simulate(
+        pdesim.make_system("chialvo_ring_star", N=8), t_end=20, dt=1, save_every=1
+    )
+    fig = network_figure(run)
+    raster = fig.axes[0]
+    ticks = [t for t in raster.get_xticks() if -0.5 <= t <= 7.5]
+    assert ticks and all(float(t).is_integer() for t in ticks)
+    series = fig.axes[2]
+    assert "node 0 (centre)" in [t.get_text() for t in series.get_legend().get_texts()]
+    fig, draw = animation_figure(run)
+    draw(3)
+    for ax in fig.axes:
+        assert ax.get_xlabel() == "node (0 = centre)"
+        assert ax.get_xlim() == (-0.5, 7.5)  # each node in its own cell, none beyond
+        (line,) = ax.get_lines()
+        assert line.get_linestyle() == "None" and line.get_marker() == "o"  # no continuum
