@@ -98,6 +98,19 @@ def _colours(report: dict) -> dict[str, str]:
     return {key: f"C{i + 1}" for i, key in enumerate(report["forecasters"])}
 
 
+#: Line styles of the forecasters' curves, in turn: curves that coincide (climatology
+#: and DMD both at VRMSE 1) stay visible beneath each other.
+LINE_STYLES = ("-", "--", "-.", ":")
+
+
+def _styles(report: dict) -> dict[str, str]:
+    return {key: LINE_STYLES[i % len(LINE_STYLES)] for i, key in enumerate(report["forecasters"])}
+
+
+def _trajectories(n: int) -> str:
+    return f"{n} test trajector{'y' if n == 1 else 'ies'}"
+
+
 def _title(name: str, info, what: str, n_dims: int, shape) -> str:
     _, _, params = _space(info, n_dims, shape)
     return wrap_title(name, params, what, 100)
@@ -108,7 +121,7 @@ def error_figure(report: dict, rollouts: dict[str, Rollout], name: str, info=Non
     with a cross at its last finite step and says where in the legend."""
     scale = report["time_scale"]
     lead = (np.arange(report["horizon"]) + 1) * report["dt"] / scale["length"]
-    labels, colours = _labels(report, rollouts), _colours(report)
+    labels, colours, styles = _labels(report, rollouts), _colours(report), _styles(report)
     fig = Figure(figsize=(7.5, 4.4), layout="constrained")
     ax = fig.subplots()
     for key, e in report["forecasters"].items():
@@ -119,18 +132,19 @@ def error_figure(report: dict, rollouts: dict[str, Rollout], name: str, info=Non
         if stop < len(curve) and "diverged" not in label:
             label += f" (median not finite from step {stop + 1})"
         shown = np.clip(curve[:stop], 1e-8, None)
-        ax.semilogy(lead[:stop], shown, color=colours[key], label=label)
+        ax.semilogy(lead[:stop], shown, color=colours[key], ls=styles[key], label=label)
         if stop < len(curve):
             at = lead[stop - 1] if stop else lead[0]
             ax.axvline(lead[stop], color=colours[key], lw=0.8, ls=":")
             if stop:
                 ax.plot([at], [shown[-1]], "x", color=colours[key], ms=7)
-    for eps in EPSILONS:
-        ax.axhline(eps, color="grey", lw=0.5, ls="--")
+    thresholds = f"VPT thresholds ε = {', '.join(f'{eps:g}' for eps in EPSILONS)}"
+    for i, eps in enumerate(EPSILONS):  # named once in the legend
+        ax.axhline(eps, color="grey", lw=0.5, ls="--", label=thresholds if i == 0 else None)
     ax.set_xlabel(f"lead time [{scale['unit']}s]")
     ax.set_ylabel("median VRMSE")
     shape = next(iter(rollouts.values())).frames.shape[3:] if rollouts else ()
-    what = f"error vs lead time, median over {report['n_trajectories']} test trajectories"
+    what = f"error vs lead time, median over {_trajectories(report['n_trajectories'])}"
     ax.set_title(_title(name, info, what, len(shape), shape), fontsize=9)
     ax.legend(fontsize=7)
     return fig
@@ -150,7 +164,7 @@ def spectra_figure(
     if ref.spectra is None:
         return None
     truth = ref.truth
-    labels, colours = _labels(report, rollouts), _colours(report)
+    labels, colours, styles = _labels(report, rollouts), _colours(report), _styles(report)
     h = truth.shape[1]
     leads = sorted({0, h // 4, h // 2, h - 1})
     k = np.arange(ref.spectra.shape[-1])
@@ -170,7 +184,12 @@ def spectra_figure(
             if np.all(np.isfinite(frames)):
                 _, ep = m.energy_spectrum(frames)
                 (handles[key],) = ax.loglog(
-                    k[1:], ep.mean((0, 1))[1:], lw=1, color=colours[key], label=labels[key]
+                    k[1:],
+                    ep.mean((0, 1))[1:],
+                    lw=1,
+                    color=colours[key],
+                    ls=styles[key],
+                    label=labels[key],
                 )
         lead = (step + 1) * dt / scale["length"]
         ax.set_title(f"step {step + 1} ({lead:.3g} {scale['symbol']})", fontsize=9)
@@ -179,9 +198,21 @@ def spectra_figure(
     for key, res in results.items():
         if "late_spectrum" in res:
             (handles[key],) = ax.loglog(
-                k[1:], res["late_spectrum"].mean(0)[1:], lw=1, color=colours[key]
+                k[1:], res["late_spectrum"].mean(0)[1:], lw=1, color=colours[key], ls=styles[key]
             )
     ax.axvline(ref.k_cut, color="grey", lw=0.5, ls="--")
+    ax.annotate(
+        "2/3 cut-off",
+        (ref.k_cut, 1.0),
+        xycoords=("data", "axes fraction"),
+        xytext=(-2, -3),
+        textcoords="offset points",
+        rotation=90,
+        ha="right",
+        va="top",
+        fontsize=6,
+        color="0.4",
+    )
     ax.set_title("mean over the last half", fontsize=9)
     unit = f"k [2π / L], L = {length:.4g}" if length and info is not None else "k [2π / L]"
     for ax in axes:
@@ -193,16 +224,26 @@ def spectra_figure(
         ax.xaxis.set_minor_formatter(NullFormatter())
     for key in report["forecasters"]:
         if key not in handles:  # non-finite in every panel: still named in the legend
-            (handles[key],) = axes[0].plot([], [], color=colours[key], lw=1)
+            (handles[key],) = axes[0].plot([], [], color=colours[key], ls=styles[key], lw=1)
     fig.legend(
         [handles["true"], *(handles[key] for key in report["forecasters"])],
         ["true", *(labels[key] for key in report["forecasters"])],
         loc="outside right upper",
         fontsize=7,
     )
-    what = f"energy spectra, mean over {report['n_trajectories']} test trajectories"
+    what = f"energy spectra, mean over {_trajectories(report['n_trajectories'])}"
     fig.suptitle(_title(name, info, what, len(shape), shape), fontsize=10)
     return fig
+
+
+def _extend(panels: list[np.ndarray], options: dict) -> str:
+    """A colour bar's ``extend``: ``"min"``, ``"max"``, ``"both"`` or ``"neither"`` as some
+    finite value of ``panels`` lies below or above the colour range of ``options``."""
+    values = np.concatenate([p[np.isfinite(p)] for p in panels])
+    if not values.size:
+        return "neither"
+    below, above = values.min() < options["vmin"], values.max() > options["vmax"]
+    return ("neither", "min", "max", "both")[int(below) + 2 * int(above)]
 
 
 def spacetime_figure(
@@ -211,7 +252,9 @@ def spacetime_figure(
     """Test trajectory 0, truth and every forecaster, one row per field: ``field(x, t)``
     against lead time (1-D) or the last frame on ``(x, y)`` (2-D), on the truth's colour
     scale (sequential for a field with no negative value, diverging about 0 otherwise)
-    with one colour bar per field; non-finite values in grey, noted in the panel title."""
+    with one colour bar per field, whose arrows show that some forecaster's values lie
+    beyond the truth's range (drawn in its end colours); non-finite values in grey, noted
+    in the panel title."""
     truth = ref.truth
     labels = {k: e["label"] for k, e in report["forecasters"].items()}
     panels = [("true", truth[0])] + [(labels[k], r.frames[0]) for k, r in rollouts.items()]
@@ -227,6 +270,7 @@ def spacetime_figure(
     for c, field in enumerate(names):
         true = truth[0][:, c]
         options = colour_scale(true if len(shape) == 1 else true[-1], sequential=is_positive(true))
+        drawn = [frames[:, c] if len(shape) == 1 else frames[-1, c] for _, frames in panels]
         for col, (label, frames) in enumerate(panels):
             ax = axes[c, col]
             if len(shape) == 1:
@@ -248,9 +292,20 @@ def spacetime_figure(
         axes[c, 0].set_ylabel(
             f"lead time [{scale['unit']}s]" if len(shape) == 1 else axis_labels[1]
         )
-        fig.colorbar(image, ax=axes[c, :], shrink=0.9, label=field)
+        # the gap is a fraction of the row's width: that of one panel, not of the whole row
+        fig.colorbar(
+            image,
+            ax=axes[c, :],
+            shrink=0.9,
+            pad=0.05 / len(panels),
+            label=field,
+            extend=_extend(drawn, options),
+        )
+    steps = truth.shape[1]
     what = "test trajectory 0" + (
-        "" if len(shape) == 1 else f", frame at step {truth.shape[1]} (the last)"
+        ""
+        if len(shape) == 1
+        else f", frame at step {steps} (the last; lead {lead[-1]:.3g} {scale['symbol']})"
     )
     fig.suptitle(_title(name, info, what, len(shape), shape), fontsize=10)
     return fig

@@ -116,3 +116,80 @@ def test_a_pdesim_dataset_gives_physical_axes_field_names_and_parameters(tmp_pat
     assert "L = 10" in fig.get_suptitle()
     fig = spectra_figure(report, *list(case[1:4]), "ks1d", info)
     assert fig.axes[0].get_xlabel() == "k [2π / L], L = 10"
+
+
+def test_error_curves_are_told_apart_and_the_thresholds_named(case):
+    """Coinciding curves (climatology and DMD both at VRMSE 1) hid each other: each
+    forecaster has its own line style; the grey VPT thresholds are in the legend."""
+    report, rollouts, _, _ = case
+    fig = error_figure(report, rollouts, "waves")
+    (ax,) = fig.axes
+    assert "VPT thresholds ε = 0.3, 0.5, 1" in _legend(ax)
+    styles = {line.get_label(): line.get_linestyle() for line in ax.get_lines()}
+    assert styles["good"] != styles["bad (diverged at step 6)"]
+    assert "median over 4 test trajectories" in ax.get_title()
+    one = error_figure({**report, "n_trajectories": 1}, rollouts, "waves")
+    assert "median over 1 test trajectory" in one.axes[0].get_title()
+
+
+def test_spectra_name_the_cut_off_line(case):
+    report, rollouts, results, ref = case
+    fig = spectra_figure(report, rollouts, results, ref, "waves")
+    assert "2/3 cut-off" in [text.get_text() for text in fig.axes[-1].texts]
+
+
+@pytest.fixture(scope="module")
+def case_2d():
+    """Two fields of different ranges on an 8 x 8 grid: a signed wave and a positive
+    density; a forecaster overshooting both by half."""
+    x = 2 * np.pi * np.arange(8) / 8
+    t = np.arange(6)[:, None, None]
+    wave = np.sin(x[:, None] + x[None, :] - t)
+    truth = np.stack([wave, 3.0 + wave], axis=1)[None].repeat(2, axis=0)  # (2, 6, 2, 8, 8)
+    ref = prepare(truth, np.ones(2), m.pod(truth.reshape(-1, 2, 8, 8), 2), 2, None)
+    rollouts = {"over": Rollout(1.5 * truth, np.full(2, 6), 1.0)}
+    report = {
+        "horizon": 6,
+        "dt": 0.5,
+        "n_trajectories": 2,
+        "time_scale": {"unit": "time unit", "symbol": "t", "length": 1.0},
+        "forecasters": {"over": {"label": "over", "curves": {}}},
+    }
+    return report, rollouts, ref
+
+
+def test_2d_spacetime_gives_each_field_its_scale_and_shows_an_overshoot(case_2d):
+    """One colour bar per field, on that field's range; its arrows show that a
+    forecaster's values lie beyond it (drawn in the end colours); the title gives the
+    frame's lead time."""
+    report, rollouts, ref = case_2d
+    fig = spacetime_figure(report, rollouts, ref, "waves2d")
+    bars = [ax for ax in fig.axes if hasattr(ax, "_colorbar")]
+    assert [ax.get_ylabel() for ax in bars] == ["field 0", "field 1"]
+    signed, positive = (ax._colorbar for ax in bars)
+    assert signed.norm.vmin == pytest.approx(-signed.norm.vmax)  # diverging about 0
+    assert positive.norm.vmin > 1.5  # the density's own range, not the signed field's
+    assert signed.extend == "both" and positive.extend == "max"
+    assert "lead 3 t" in fig.get_suptitle()
+    truth_only = spacetime_figure({**report, "forecasters": {}}, {}, ref, "waves2d")
+    assert {ax._colorbar.extend for ax in truth_only.axes if hasattr(ax, "_colorbar")} == {
+        "neither"
+    }
+
+
+def test_a_colour_bar_stays_beside_a_long_row_of_panels(case_2d):
+    """The bar's gap was a fraction of the whole row's width: 0.9 inch from the last of
+    six panels."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    report, rollouts, ref = case_2d
+    many = {f"f{i}": rollouts["over"] for i in range(5)}
+    report = {**report, "forecasters": {k: {"label": k, "curves": {}} for k in many}}
+    fig = spacetime_figure(report, many, ref, "waves2d")
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    bars = [ax for ax in fig.axes if hasattr(ax, "_colorbar")]
+    last = [ax for ax in fig.axes if ax not in bars][5]  # the first row's last panel
+    gap = bars[0].get_window_extent(renderer).x0 - last.get_window_extent(renderer).x1
+    assert 0 < gap < 0.25 * fig.dpi  # inches
