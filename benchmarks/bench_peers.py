@@ -17,12 +17,12 @@ trajectory both ways from the same start and comparing:
   ``|m| <= fraction N/2 - 1``, so ``fraction`` is set to keep the same modes.
 
 Timing, per case: exponax ``jax.jit(exponax.repeat(stepper.step_fourier, n))`` (its
-fastest path: spectral state, ``jax.vmap`` over the batch), and exponax on physical
-states (``stepper.__call__``, an FFT pair more per step); pdesim
+fastest path: spectral state, ``jax.vmap`` over the batch), in float64 and, for
+reference, in float32 (JAX's default, which pdesim does not offer); pdesim
 ``stepper.advance(state, t, n)`` (many steps per call) and a Python loop of
 ``stepper.step`` (what ``pdesim.simulate`` does). One thread each (XLA, numba, FFTW
 and BLAS pinned to one thread by environment before any import; the JSON keeps each
-measurement's CPU/wall ratio, which is about 1 for single-threaded code), jit
+measurement's CPU/wall ratio, which is at most about 1 for single-threaded code), jit
 compilation and FFTW planning done before timing, rounds of all four interleaved,
 the best round kept. Reported: microseconds per trajectory-step and the speed ratio
 pdesim / exponax (``exponax time / pdesim time``: > 1 means pdesim is faster).
@@ -164,10 +164,11 @@ def agreement(jax: object, system: object, stepper: object, peer: object, u0: np
     return float(np.abs(ours - theirs).max() / np.abs(ours).max())
 
 
-def timed(run: Callable[[], None]) -> Callable[[], tuple[float, float]]:
-    """``run`` wrapped to return its (wall, CPU) seconds."""
+def timed(run: Callable[[], None], before: Callable[[], None] = lambda: None) -> Callable:
+    """``run`` wrapped to return its (wall, CPU) seconds, after an untimed ``before``."""
 
     def one() -> tuple[float, float]:
+        before()
         wall, cpu = time.perf_counter(), time.process_time()
         run()
         return time.perf_counter() - wall, time.process_time() - cpu
@@ -175,26 +176,39 @@ def timed(run: Callable[[], None]) -> Callable[[], tuple[float, float]]:
     return one
 
 
+def exponax_rollout(jax: object, exponax: object, case: Case, peer: object, u0: np.ndarray):
+    """``run()`` of exponax's jitted ``case.steps`` steps on spectral states of ``u0``
+    (``jax.vmap`` over the batch; one trajectory in exponax's own layout) in the
+    precision that ``jax_enable_x64`` has now."""
+    axes = tuple(range(-(u0.ndim - 2), 0))
+    spectral = jax.numpy.asarray(np.fft.rfftn(u0, axes=axes))
+    if not jax.config.jax_enable_x64:
+        spectral = spectral.astype(jax.numpy.complex64)
+    rollout = exponax.repeat(peer.step_fourier, case.steps)
+    if case.batch > 1:
+        rollout = jax.vmap(rollout)
+    else:
+        spectral = spectral[0]
+    rollout = jax.jit(rollout)
+    return lambda: rollout(spectral).block_until_ready()
+
+
 def bench_case(jax: object, exponax: object, case: Case, rounds: int) -> dict[str, object]:
     """Check agreement, then time the four ways of stepping ``case``, interleaved."""
     system = pdesim.make_system(case.system, L=case.L, N=case.N)
     stepper = system.make_stepper(case.dt)
-    peer = exponax_stepper(exponax, case, dealiasing_fraction(system))
+    fraction = dealiasing_fraction(system)
     u0 = initial_fields(system, case.batch)
+    peer = exponax_stepper(exponax, case, fraction)
     diff = agreement(jax, system, stepper, peer, u0)
     if not diff < 1e-8:
         raise RuntimeError(f"{case.label}: pdesim and exponax differ by {diff:.2e}")
-
-    axes = tuple(range(-system.grid.ndim, 0))
-    spectral = jax.numpy.asarray(np.fft.rfftn(u0, axes=axes))
-    physical = jax.numpy.asarray(u0)
-    by_fourier = exponax.repeat(peer.step_fourier, case.steps)
-    by_physical = exponax.repeat(peer, case.steps)
-    if case.batch > 1:
-        by_fourier, by_physical = jax.vmap(by_fourier), jax.vmap(by_physical)
-    else:  # one trajectory: exponax's own (channel, *space) layout
-        spectral, physical = spectral[0], physical[0]
-    by_fourier, by_physical = jax.jit(by_fourier), jax.jit(by_physical)
+    by_exponax = exponax_rollout(jax, exponax, case, peer, u0)
+    jax.config.update("jax_enable_x64", False)  # JAX's default precision, for reference
+    by_exponax_float32 = exponax_rollout(
+        jax, exponax, case, exponax_stepper(exponax, case, fraction), u0
+    )
+    jax.config.update("jax_enable_x64", True)
     advanced = stepper.to_state(u0)
     looped = stepper.to_state(u0)
 
@@ -202,10 +216,16 @@ def bench_case(jax: object, exponax: object, case: Case, rounds: int) -> dict[st
         for i in range(case.steps):
             stepper.step(looped, i * case.dt)
 
+    def single() -> None:
+        jax.config.update("jax_enable_x64", False)
+
+    def double() -> None:
+        jax.config.update("jax_enable_x64", True)
+
     runs = {
-        "exponax": timed(lambda: by_fourier(spectral).block_until_ready()),
-        "exponax_physical": timed(lambda: by_physical(physical).block_until_ready()),
-        "pdesim": timed(lambda: stepper.advance(advanced, 0.0, case.steps)),
+        "exponax": timed(by_exponax, double),
+        "exponax_float32": timed(by_exponax_float32, single),
+        "pdesim": timed(lambda: stepper.advance(advanced, 0.0, case.steps), double),
         "pdesim_step_loop": timed(loop),
     }
     for run in runs.values():  # jit compilation, numba cache, FFTW plans
@@ -224,23 +244,25 @@ def bench_case(jax: object, exponax: object, case: Case, rounds: int) -> dict[st
         row[name + "_cpu_over_wall"] = cpu / wall
     row["speed_ratio"] = row["exponax_us"] / row["pdesim_us"]
     row["speed_ratio_step_loop"] = row["exponax_us"] / row["pdesim_step_loop_us"]
+    row["speed_ratio_float32"] = row["exponax_float32_us"] / row["pdesim_us"]
     row["stepper"] = type(stepper).__name__
     return row
 
 
 def print_table(rows: list[dict[str, object]]) -> None:
     head = (
-        f"{'case':<34} {'exponax':>9} {'(phys.)':>9} {'pdesim':>9} {'(loop)':>9}"
-        f" {'pdesim/exponax':>15} {'(loop)':>7}"
+        f"{'case':<34} {'exponax':>9} {'(f32)':>9} {'pdesim':>9} {'(loop)':>9}"
+        f" {'pdesim/exponax':>15} {'(loop)':>7} {'(f32)':>7}"
     )
     print("microseconds per trajectory-step (best round); speed ratio = exponax time / pdesim time")
     print(head)
     print("-" * len(head))
     for r in rows:
         print(
-            f"{r['label']:<34} {r['exponax_us']:>9.3f} {r['exponax_physical_us']:>9.3f}"
+            f"{r['label']:<34} {r['exponax_us']:>9.3f} {r['exponax_float32_us']:>9.3f}"
             f" {r['pdesim_us']:>9.3f} {r['pdesim_step_loop_us']:>9.3f}"
             f" {r['speed_ratio']:>14.2f}x {r['speed_ratio_step_loop']:>6.2f}x"
+            f" {r['speed_ratio_float32']:>6.2f}x"
         )
 
 
@@ -265,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
             "jax": jax.__version__,
             "numpy": np.__version__,
         },
-        "float": "float64 (jax_enable_x64)",
+        "float": "float64 (jax_enable_x64); exponax_float32: JAX's default precision",
         "fft_planner": os.environ.get("PDESIM_FFT_PLANNER", "measure"),
         "xla_flags": os.environ["XLA_FLAGS"],
         "rounds": args.rounds,
