@@ -351,7 +351,7 @@ def evaluate_dataset(
     # before any work: the model's context (and the requested one) must fit
     _window(root, test.shape[1], needs, cfg.context, cfg.horizon)
     dt = info.frame_interval
-    out_dir = run / "eval" / info.name
+    out_dir = run / "eval" / Path(root).name
     lam = (
         cfg.lyapunov
         if cfg.lyapunov is not None

@@ -269,6 +269,26 @@ def test_cli_prints_the_summary(run, capsys):
     assert report["context_frames"] == 4 and report["horizon"] == 4
 
 
+def test_a_dataset_folder_named_unlike_its_dataset_is_reported_under_the_folder(tmp_path, capsys):
+    # `pdesim data --size tiny` writes the ks1d dataset to a folder ks1d_tiny: the
+    # reports, the files and the CLI's summary all go by the folder
+    data = write_dataset(tmp_path / "ks1d_tiny", KS1D, n_traj=2, n_t=20, splits=("train", "test"))
+    cfg = TrainConfig(
+        data=[str(data)],
+        out=str(tmp_path / "run"),
+        steps=1,
+        batch_size=2,
+        n_steps_input=3,
+        val_every=0,
+        threads=1,
+    )
+    train(cfg)
+    args = ["eval", cfg.out, "--horizon", "3", "--lyapunov", "0.05", "--no-reservoir"]
+    assert main([*args, "--threads", "1", "--quiet"]) == 0
+    assert "| twin |" in capsys.readouterr().out
+    assert (tmp_path / "run" / "eval" / "ks1d_tiny" / "rollouts.hdf5").is_file()
+
+
 # -- scoring against hand-computable cases
 
 
