@@ -270,7 +270,8 @@ def _run(args: argparse.Namespace) -> int:
             bar.close()
     steps = run.info["n_steps"] * run.n_traj
     print(
-        f"{system!r}: {run.n_traj} trajectories x {len(run.t)} frames "
+        f"{system!r}: {run.n_traj} trajector{'y' if run.n_traj == 1 else 'ies'} x "
+        f"{len(run.t)} frames "
         f"(t = {run.t[0]:g} .. {run.t[-1]:g}, dt = {dt:g}) in {run.wall_time:.2f} s "
         f"({steps / max(run.wall_time, 1e-9):,.0f} trajectory-steps/s)"
     )

@@ -110,7 +110,7 @@ def test_quiet_keeps_the_summary_and_wrote_lines_of_run_and_show(tmp_path, capsy
     argv = ["run", "ks1d", "--t-end", "2", "--out", str(h5), "--plot", str(png)]
     assert pdesim_cli.main([*argv, "--quiet"]) == 0
     quiet = capsys.readouterr()
-    assert "1 trajectories x 9 frames" in quiet.out
+    assert "1 trajectory x 9 frames" in quiet.out
     assert f"wrote {h5}" in quiet.out and f"wrote {png}" in quiet.out
     assert quiet.err == ""
     h5.unlink()
