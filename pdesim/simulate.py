@@ -5,7 +5,11 @@
 whether it runs alone or among others, advances the trajectories in batches through
 the system's stepper, and keeps frames at ``t_warmup, t_warmup + save_every, ...,
 t_end``. A non-finite or runaway state raises :class:`SimulationDiverged` with the
-trajectory and the time; nothing with NaN is ever returned.
+trajectory and the time; nothing with NaN is ever returned. Between two events (a
+saved frame, an observer's turn, a checkpoint, the end) a stepper with ``advance``
+runs all the steps in one call (a compiled loop for small 1-D states); a stretch whose
+end is not finite is run again step by step from a copy, so a divergence is reported
+at its first non-finite step, as with a check after every step.
 
 Saved frames go to a *sink* as they are produced: by default :class:`MemorySink`
 (the arrays end up in ``Run.fields``); :class:`pdesim.io.WellWriter` streams them to
@@ -63,6 +67,11 @@ frames, whenever :data:`PROGRESS_SECONDS` of wall time have passed since the las
 #: Between saved frames, ``progress`` is called again after this many seconds.
 PROGRESS_SECONDS = 0.5
 
+#: The driver runs at most about this many seconds of steps per call of a stepper's
+#: ``advance`` (:class:`_Advancer`; :data:`PROGRESS_SECONDS` if less, with ``progress``),
+#: so that ``progress`` and an interruption come on time.
+CHUNK_SECONDS = 0.1
+
 #: A real field stack of one batch is kept below this many bytes (cache-sized).
 _BATCH_BYTES = 4 * 2**20
 
@@ -70,7 +79,8 @@ _BATCH_BYTES = 4 * 2**20
 #: trajectory of a batch (stepper stages, spectral state, FFT buffers), and this many
 #: more per run (coefficient arrays of the grid): an upper bound of the peaks tracemalloc
 #: measured for every system and method (at most 114 copies at batch 4, keller_segel
-#: with etdrk4, against 24 x 4 + 32 = 128 here).
+#: with etdrk4, against 24 x 4 + 32 = 128 here; a stepper with ``advance`` adds the
+#: driver's copy of the state, :class:`_Advancer`, about one more).
 WORK_COPIES_PER_TRAJECTORY = 24
 WORK_COPIES_FIXED = 32
 
@@ -523,6 +533,90 @@ def _schedule(
     return watchers
 
 
+def _next_event(
+    step: int, n_steps: int, warmup_steps: int, steps_per_save: int, watch: int, checkpoint: int
+) -> int:
+    """The first step after ``step`` at which the driver has something to do: a saved
+    frame (every ``steps_per_save`` from ``warmup_steps``, the first one), an observer's
+    turn (every ``watch`` from there; 0: none), a checkpoint (every ``checkpoint``; 0:
+    none) or the end, ``n_steps``."""
+    if step < warmup_steps:
+        target = warmup_steps
+    else:
+        target = step + steps_per_save - (step - warmup_steps) % steps_per_save
+        if watch:
+            target = min(target, step + watch - (step - warmup_steps) % watch)
+    if checkpoint:
+        target = min(target, step + checkpoint - step % checkpoint)
+    return min(target, n_steps)
+
+
+class _Advancer:
+    """Advances one batch's state from one event of the driver to the next.
+
+    A stepper with ``advance`` (and no state of its own, ``get_state``) runs a stretch
+    of steps in one call, checked once at its end; when that check fails, the stretch
+    is run again step by step from a copy of its start, so that the divergence is
+    reported at the first step whose state is not finite, as a check after every step
+    reports it (and does, for steppers without ``advance``). A stretch lasts at most
+    about ``seconds`` (its steps are counted from the time the one before took), so
+    that ``progress`` and an interruption are not held up.
+    """
+
+    def __init__(
+        self,
+        system: System,
+        stepper: Stepper,
+        state: np.ndarray,
+        frame: np.ndarray,
+        first: int,
+        dt: float,
+        seconds: float,
+    ) -> None:
+        self.system = system
+        self.stepper = stepper
+        self.frame = frame  # where a diverged state is looked at
+        self.first = first  # the batch's first trajectory
+        self.dt = dt
+        self.seconds = seconds
+        chunked = callable(getattr(stepper, "advance", None)) and not hasattr(stepper, "get_state")
+        self.backup = np.empty_like(state) if chunked else None
+        self.limit = 1
+
+    def run(self, state: np.ndarray, step: int, target: int) -> int:
+        """Advance ``state`` from step ``step`` towards ``target``; the step reached."""
+        n = min(target - step, self.limit)
+        began = time.perf_counter()
+        if self.backup is None or n == 1:
+            self._steps(state, step, n)
+        else:
+            np.copyto(self.backup, state)
+            self.stepper.advance(state, step * self.dt, n)
+            finite = self.stepper.finite(state)
+            if np.count_nonzero(finite) < len(finite):  # not all finite (1.5 us before .all())
+                np.copyto(state, self.backup)
+                self._steps(state, step, n)  # raises at the first non-finite step
+        elapsed = time.perf_counter() - began
+        self.limit = max(1, int(n * self.seconds / max(elapsed, 1e-9)))
+        return step + n
+
+    def _steps(self, state: np.ndarray, step: int, n: int) -> None:
+        """``n`` single steps from step ``step``, each checked."""
+        for done in range(step + 1, step + n + 1):
+            try:
+                self.stepper.step(state, (done - 1) * self.dt)
+            except StepSizeUnderflow as exc:
+                raise SimulationDiverged(self.first, exc.time, str(exc)) from exc
+            finite = self.stepper.finite(state)
+            if np.count_nonzero(finite) < len(finite):
+                bad = int(np.argmin(finite))
+                self.stepper.to_fields(state, self.frame)  # the system says what went wrong
+                reason = self.system.frame_problems(self.frame[bad : bad + 1])[0]
+                raise SimulationDiverged(
+                    self.first + bad, done * self.dt, reason or "non-finite state"
+                )
+
+
 def _run_batches(
     system: System,
     stepper: Stepper,
@@ -542,6 +636,7 @@ def _run_batches(
     """Step each batch of trajectories, checking frames and handing them to ``sink``
     (and to the observers of ``watchers`` at their cadences).
 
+    Between two events (:func:`_next_event`) the steps run through :class:`_Advancer`.
     With ``position`` the run continues at batch ``position.start``, step
     ``position.step`` (whose frame is already in the sink) from ``position.state``.
     """
@@ -550,6 +645,9 @@ def _run_batches(
     # Observers are looked at only on the steps that are multiples of all cadences' gcd
     # (0: none, and the loop below is the one of a run without observers).
     watch = math.gcd(*(w.steps for w in watchers)) if watchers else 0
+    checkpoint_steps = keeper.steps if keeper is not None else 0
+    # a stretch of steps between events lasts at most this long (progress comes between)
+    seconds = CHUNK_SECONDS if progress is None else min(CHUNK_SECONDS, PROGRESS_SECONDS)
     reported = time.perf_counter()
     first_batch, first_step = 0, 0
     if position is not None:
@@ -562,44 +660,40 @@ def _run_batches(
         resumed = position is not None and start == position.start and first_step > 0
         state = position.state if resumed else stepper.to_state(u0[start:stop])
         frame = np.empty((stop - start, *u0.shape[1:]))
+        advancer = _Advancer(system, stepper, state, frame, start, dt, seconds)
         if watch:
             shown = frame.view()
             shown.flags.writeable = False
             trajectories = slice(start, stop)
-        for step in range(first_step if resumed else 0, n_steps + 1):
-            if resumed and step == first_step:
-                continue
-            if step:
-                try:
-                    stepper.step(state, (step - 1) * dt)
-                except StepSizeUnderflow as exc:
-                    raise SimulationDiverged(start, exc.time, str(exc)) from exc
-                finite = stepper.finite(state)
-                if not finite.all():
-                    bad = int(np.argmin(finite))
-                    stepper.to_fields(state, frame)  # the system says what went wrong
-                    reason = system.frame_problems(frame[bad : bad + 1])[0]
-                    raise SimulationDiverged(start + bad, step * dt, reason or "non-finite state")
-            if step >= warmup_steps and (step - warmup_steps) % steps_per_save == 0:
-                stepper.to_fields(state, frame)
-                _check_frame(system, frame, start, step * dt)
-                sink.write(start, (step - warmup_steps) // steps_per_save, frame)
-                if progress is not None:
+        step = first_step if resumed else 0
+        while True:
+            if not (resumed and step == first_step):
+                if step >= warmup_steps and (step - warmup_steps) % steps_per_save == 0:
+                    stepper.to_fields(state, frame)
+                    _check_frame(system, frame, start, step * dt)
+                    sink.write(start, (step - warmup_steps) // steps_per_save, frame)
+                    if progress is not None:
+                        progress(done + step * (stop - start), total)
+                        reported = time.perf_counter()
+                elif progress is not None and time.perf_counter() - reported >= PROGRESS_SECONDS:
                     progress(done + step * (stop - start), total)
                     reported = time.perf_counter()
-            elif progress is not None and time.perf_counter() - reported >= PROGRESS_SECONDS:
-                progress(done + step * (stop - start), total)
-                reported = time.perf_counter()
-            if watch and step >= warmup_steps and (step - warmup_steps) % watch == 0:
-                k = step - warmup_steps
-                if k % steps_per_save:  # not a saved frame: not converted yet
-                    stepper.to_fields(state, frame)
-                for w in watchers:
-                    if k % w.steps == 0:
-                        index = k // w.steps
-                        w.observer.observe(float(w.t[index]), shown, trajectories, index)
-            if keeper is not None and step and step % keeper.steps == 0:
-                keeper.save(start, step, state, stepper, time.perf_counter() - started)
+                if watch and step >= warmup_steps and (step - warmup_steps) % watch == 0:
+                    k = step - warmup_steps
+                    if k % steps_per_save:  # not a saved frame: not converted yet
+                        stepper.to_fields(state, frame)
+                    for w in watchers:
+                        if k % w.steps == 0:
+                            index = k // w.steps
+                            w.observer.observe(float(w.t[index]), shown, trajectories, index)
+                if checkpoint_steps and step and step % checkpoint_steps == 0:
+                    keeper.save(start, step, state, stepper, time.perf_counter() - started)
+            if step == n_steps:
+                break
+            target = _next_event(
+                step, n_steps, warmup_steps, steps_per_save, watch, checkpoint_steps
+            )
+            step = advancer.run(state, step, target)
 
 
 @dataclass

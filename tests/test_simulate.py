@@ -1,9 +1,16 @@
 """The simulation driver: API contract, reproducibility, bad input, divergence."""
 
+import importlib
+import math
+
 import numpy as np
 import pytest
 
 import pdesim
+from pdesim import compiled
+from pdesim.observers import ScalarSeries
+
+driver = importlib.import_module("pdesim.simulate")  # the module, not the function
 
 
 @pytest.fixture
@@ -191,3 +198,95 @@ def test_a_damaged_checkpoint_is_named_and_says_how_to_start_over(ks1d, tmp_path
     assert "pickle" not in message and "unsafely" not in message
     run = pdesim.simulate(ks1d, checkpoint=path, resume=False, **args)  # starts over
     assert len(run.t) == 5 and not path.exists()
+
+
+@pytest.fixture
+def advance_calls(monkeypatch):
+    """The ``n_steps`` of every call of the compiled stepper's ``advance``."""
+    calls = []
+    advance = compiled.AdvectionStepper.advance
+
+    def spy(self, state, t, n_steps):
+        calls.append(n_steps)
+        advance(self, state, t, n_steps)
+
+    monkeypatch.setattr(compiled.AdvectionStepper, "advance", spy)
+    return calls
+
+
+def _chunked_run(ks1d, monkeypatch, tmp_path, chunk_seconds, interrupt_at=None):
+    """A KS1D run with warm-up, frames, an observer and checkpoints at three unrelated
+    cadences, in stretches of at most ``chunk_seconds`` (0: one step at a time),
+    interrupted after ``interrupt_at`` frames and resumed."""
+    monkeypatch.setattr(driver, "CHUNK_SECONDS", chunk_seconds)
+    monkeypatch.setattr(driver, "PROGRESS_SECONDS", math.inf)  # progress at frames only
+    kwargs = {"t_end": 31.0, "dt": 0.25, "save_every": 2.0, "t_warmup": 5.0, "seed": 2}
+    kwargs |= {"n_traj": 5, "batch_size": 3, "checkpoint": tmp_path / "run.npz"}
+    kwargs |= {"checkpoint_every": 1.75}
+    frames = []
+
+    def progress(done, total):
+        frames.append(done)
+        if len(frames) == interrupt_at:
+            raise KeyboardInterrupt
+
+    if interrupt_at is not None:
+        with pytest.raises(KeyboardInterrupt):
+            pdesim.simulate(ks1d, progress=progress, observers=[ScalarSeries(every=3)], **kwargs)
+        assert kwargs["checkpoint"].exists()
+    series = ScalarSeries(every=3)
+    run = pdesim.simulate(ks1d, observers=[series], resume=True, **kwargs)
+    return run.fields["u"], series.values
+
+
+def test_runs_in_chunks_equal_runs_one_step_at_a_time(ks1d, monkeypatch, tmp_path, advance_calls):
+    stepwise = _chunked_run(ks1d, monkeypatch, tmp_path, 0.0)
+    assert advance_calls == []
+    chunked = _chunked_run(ks1d, monkeypatch, tmp_path, 1e6)
+    assert max(advance_calls) == 7  # between the warm-up's checkpoints, steps 7 and 14
+    resumed = _chunked_run(ks1d, monkeypatch, tmp_path, 1e6, interrupt_at=19)  # in the second batch
+    for a, b, c in zip(stepwise, chunked, resumed, strict=True):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
+
+
+class StepOnly:
+    """A stepper without ``advance`` (the driver steps it one step at a time)."""
+
+    def __init__(self, stepper):
+        self.stepper = stepper
+
+    def to_state(self, fields):
+        return self.stepper.to_state(fields)
+
+    def to_fields(self, state, out):
+        self.stepper.to_fields(state, out)
+
+    def step(self, state, t):
+        self.stepper.step(state, t)
+
+    def finite(self, state):
+        return self.stepper.finite(state)
+
+
+def test_a_stepper_without_advance_is_stepped_one_step_at_a_time(ks1d, monkeypatch):
+    kwargs = {"t_end": 20.0, "dt": 0.25, "save_every": 5.0, "n_traj": 3}
+    chunked = pdesim.simulate(ks1d, **kwargs).fields["u"]
+    make_stepper = ks1d.make_stepper
+    monkeypatch.setattr(ks1d, "make_stepper", lambda dt, method: StepOnly(make_stepper(dt)))
+    np.testing.assert_array_equal(pdesim.simulate(ks1d, **kwargs).fields["u"], chunked)
+
+
+def test_divergence_inside_a_chunk_is_reported_at_its_first_step(ks1d, monkeypatch, advance_calls):
+    """The stretch is run again step by step from a copy: the message of a check after
+    every step, not the stretch's end."""
+    kwargs = {"t_end": 2000.0, "dt": 5.0, "save_every": 20.0, "n_traj": 2}
+    messages = []
+    for seconds in (1e6, 0.0):
+        monkeypatch.setattr(driver, "CHUNK_SECONDS", seconds)
+        with pytest.raises(pdesim.SimulationDiverged) as info:
+            pdesim.simulate(ks1d, **kwargs)
+        messages.append((info.value.trajectory, info.value.time, str(info.value)))
+    assert advance_calls == [3]  # steps 2-4 (after a first single step), to the frame at t = 20
+    message = "trajectory 1 diverged at t = 15: non-finite state"
+    assert messages[0] == messages[1] == (1, 15.0, message)

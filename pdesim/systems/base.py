@@ -65,7 +65,10 @@ class Stepper(Protocol):
     the fields themselves for maps): treat it as opaque, go through
     :meth:`to_fields` to look at it. A stepper whose next steps depend on more than
     the state (an adaptive step size) also has ``get_state()`` / ``set_state(dict)``,
-    which checkpoints store.
+    which checkpoints store. A stepper may also have ``advance(state, t, n_steps)``:
+    ``n_steps`` steps in one call, with the numbers of as many calls of :meth:`step`
+    (:meth:`SpectralStepper.advance`); :func:`pdesim.simulate` then calls it between
+    the events of a run, if the stepper has no ``get_state``.
     """
 
     def to_state(self, fields: np.ndarray) -> np.ndarray:
@@ -85,7 +88,7 @@ class Stepper(Protocol):
 
     def finite(self, state: np.ndarray) -> np.ndarray:
         """Per trajectory, whether ``state`` is still finite: a boolean ``(batch,)``
-        array (a cheap check, run after every step)."""
+        array (a cheap check, run after every step or stretch of ``advance``)."""
         ...
 
 
@@ -222,7 +225,10 @@ class System(ABC):
         The default flags non-finite values and ``max |field|`` beyond
         :attr:`blowup_threshold`; systems add their own checks (positivity, resolution).
         """
-        peak = np.abs(frame.reshape(frame.shape[0], -1)).max(axis=1)
+        flat = np.abs(frame.reshape(frame.shape[0], -1))
+        if flat.max() <= self.blowup_threshold:  # the common case at once (NaN compares False)
+            return [None] * frame.shape[0]
+        peak = flat.max(axis=1)
         problems: list[str | None] = []
         for value in peak:
             if not np.isfinite(value):
