@@ -2,7 +2,8 @@
 
 Solves, in the rfft coefficients of a periodic ``[0, L)`` with ``N`` points,
 
-    u_t = L(k) u - 1/2 (u^2)_x        (Kuramoto-Sivashinsky: L = k^2 - k^4)
+    u_t = L(k) u - 1/2 (u^2)_x        (Kuramoto-Sivashinsky: L = k^2 - k^4;
+                                       viscous Burgers: L = -nu k^2)
 
 with the scheme, coefficients and dealiasing of :class:`pdesim.integrators.ETDRK4` and
 :class:`pdesim.systems._advection.ConservativeAdvection1D` (``N(u) = S F[(F^-1 m u)^2]``,

@@ -9,6 +9,14 @@ from pdesim.diagnostics import lyapunov_spectrum
 from pdesim.diagnostics.lyapunov import _orthonormalise
 from pdesim.systems.base import SpectralStepper, TangentStepper
 
+#: The systems of the compiled path: parameters and a time step.
+SYSTEMS = {"ks1d": ({"L": 22.0, "N": 64}, 0.25), "burgers": ({"N": 64}, 0.01)}
+
+
+def _system(name, **params):
+    """The system ``name`` with the parameters of :data:`SYSTEMS` (``params`` override)."""
+    return pdesim.make_system(name, **{**SYSTEMS[name][0], **params})
+
 
 def _fields(system, batch, seed=0):
     rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(batch)]
@@ -26,13 +34,15 @@ def estimate_planner(monkeypatch):
     monkeypatch.setenv("PDESIM_FFT_WISDOM", "off")
 
 
-def test_ks1d_takes_the_compiled_path_up_to_the_threshold(monkeypatch):
-    system = pdesim.make_system("ks1d", L=22.0, N=64)
-    assert isinstance(system.make_stepper(0.25), compiled.AdvectionStepper)
-    assert isinstance(system.make_tangent_stepper(0.25), compiled.AdvectionTangentStepper)
+@pytest.mark.parametrize("name", SYSTEMS)
+def test_advected_scalars_take_the_compiled_path_up_to_the_threshold(monkeypatch, name):
+    system, dt = _system(name), SYSTEMS[name][1]
+    assert isinstance(system.make_stepper(dt), compiled.AdvectionStepper)
+    assert system.make_stepper(dt)._compiled is not None  # the coefficients have its form
+    assert isinstance(system.make_tangent_stepper(dt), compiled.AdvectionTangentStepper)
     monkeypatch.setattr(compiled, "MAX_POINTS", 32)
-    assert type(system.make_stepper(0.25)) is SpectralStepper
-    assert type(system.make_tangent_stepper(0.25)) is TangentStepper
+    assert type(system.make_stepper(dt)) is SpectralStepper
+    assert type(system.make_tangent_stepper(dt)) is TangentStepper
 
 
 def test_scipy_backend_and_fft_threads_take_the_general_path(monkeypatch):
@@ -43,31 +53,40 @@ def test_scipy_backend_and_fft_threads_take_the_general_path(monkeypatch):
     assert type(pdesim.make_system("ks1d").make_stepper(0.25)) is SpectralStepper
 
 
+@pytest.mark.parametrize("name", SYSTEMS)
 @pytest.mark.parametrize("batch", [1, 3, 64])
-def test_compiled_trajectories_equal_the_general_path_over_300_steps(estimate_planner, batch):
-    system = pdesim.make_system("ks1d", L=22.0, N=64)
-    fast, general = system.make_stepper(0.25), SpectralStepper(system, 0.25)
+def test_compiled_trajectories_equal_the_general_path_over_300_steps(estimate_planner, batch, name):
+    system, dt = _system(name), SYSTEMS[name][1]
+    fast, general = system.make_stepper(dt), SpectralStepper(system, dt)
     u0 = _fields(system, batch)
     x, y = fast.to_state(u0), general.to_state(u0)
     for n in range(300):
-        fast.step(x, n * 0.25)
-        general.step(y, n * 0.25)
+        fast.step(x, n * dt)
+        general.step(y, n * dt)
     assert _relative(x, y) <= 1e-12
     assert np.abs(y[:, 0, 1:4]).min() > 1e-3  # on the attractor, not decayed
 
 
 @pytest.mark.parametrize("batch", [1, 3, 64])
-@pytest.mark.parametrize(("length", "n"), [(22.0, 64), (100.0, 256)])
-def test_every_compiled_step_equals_the_general_step_along_a_trajectory(batch, length, n):
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("ks1d", {}),
+        ("ks1d", {"L": 100.0, "N": 256}),
+        ("burgers", {}),
+        ("burgers", {"N": 256, "nu": 0.005, "dealias": "1/2"}),
+    ],
+)
+def test_every_compiled_step_equals_the_general_step_along_a_trajectory(batch, name, params):
     """Each of 300 steps from the same state (default planner: plans may differ)."""
-    system = pdesim.make_system("ks1d", L=length, N=n)
-    fast, general = system.make_stepper(0.25), SpectralStepper(system, 0.25)
+    system, dt = _system(name, **params), SYSTEMS[name][1]
+    fast, general = system.make_stepper(dt), SpectralStepper(system, dt)
     y = general.to_state(_fields(system, batch))
     worst = 0.0
     for step in range(300):
         x = y.copy()
-        fast.step(x, step * 0.25)
-        general.step(y, step * 0.25)
+        fast.step(x, step * dt)
+        general.step(y, step * dt)
         worst = max(worst, _relative(x, y))
     assert worst <= 1e-13
 
@@ -127,13 +146,14 @@ def test_ks2d_advance_equals_single_steps():
     np.testing.assert_array_equal(x, y)
 
 
+@pytest.mark.parametrize("name", SYSTEMS)
 @pytest.mark.parametrize("m", [1, 6])
-def test_compiled_tangent_steps_equal_the_general_ones(m):
-    system = pdesim.make_system("ks1d", L=22.0, N=64)
-    fast, general = system.make_tangent_stepper(0.25), TangentStepper(system, 0.25)
-    base = SpectralStepper(system, 0.25)
+def test_compiled_tangent_steps_equal_the_general_ones(m, name):
+    system, dt = _system(name), SYSTEMS[name][1]
+    fast, general = system.make_tangent_stepper(dt), TangentStepper(system, dt)
+    base = SpectralStepper(system, dt)
     state = base.to_state(_fields(system, 1 + m, seed=3))
-    base.advance(state[:1], 0.0, 200)  # onto the attractor
+    base.advance(state[:1], 0.0, 200)  # away from the initial state (KS: onto the attractor)
 
     def differences(x, y):
         return _relative(x[:1], y[:1]), _relative(x[1:], y[1:])
@@ -141,8 +161,8 @@ def test_compiled_tangent_steps_equal_the_general_ones(m):
     worst = (0.0, 0.0)
     for step in range(300):
         x = state.copy()
-        fast.advance(x, step * 0.25, 1)
-        general.advance(state, step * 0.25, 1)
+        fast.advance(x, step * dt, 1)
+        general.advance(state, step * dt, 1)
         worst = np.maximum(worst, differences(x, state))
         state[1:] /= np.abs(state[1:]).max()  # the tangents grow: keep them O(1)
     assert max(worst) <= 1e-13

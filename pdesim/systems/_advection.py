@@ -12,11 +12,13 @@ from functools import cached_property
 
 import numpy as np
 
+from pdesim import compiled
 from pdesim.grid import Grid
 from pdesim.integrators import Nonlinear
 from pdesim.kernels import rows, scale
 from pdesim.spectral import SpectralTransform
-from pdesim.systems.base import SpectralSystem
+from pdesim.systems.base import SpectralStepper, SpectralSystem, TangentStepper
+from pdesim.validation import require_choice
 from pdesim.work_arrays import WorkArrays
 
 
@@ -67,7 +69,9 @@ class ConservativeAdvection1D:
 class AdvectedScalar1D(SpectralSystem):
     """A periodic 1-D scalar ``u_t = L u - u u_x`` on ``[0, L)`` with parameters ``L, N, dealias``.
 
-    Subclasses give the linear operator and the initial conditions.
+    Subclasses give the linear operator and the initial conditions. ETDRK4 runs compiled
+    (:mod:`pdesim.compiled`) where :func:`pdesim.compiled.applies` and the coefficients
+    have the form the compiled loop assumes (a real ``L``, one for all trajectories).
     """
 
     field_names = ("u",)
@@ -92,3 +96,17 @@ class AdvectedScalar1D(SpectralSystem):
 
     def nonlinear_tangent(self, state: np.ndarray, tangent: np.ndarray, out: np.ndarray) -> None:
         self._advection.tangent(state, tangent, out)
+
+    def make_stepper(self, dt: float, method: str | None = None) -> SpectralStepper:
+        """ETDRK4 with step ``dt``: compiled steps (:class:`pdesim.compiled.AdvectionStepper`)
+        up to :data:`pdesim.compiled.MAX_POINTS` points with FFTW, else the general path."""
+        require_choice("method", method or self.methods[0], self.methods)
+        if compiled.applies(self):
+            return compiled.AdvectionStepper(self, dt)
+        return SpectralStepper(self, dt)
+
+    def make_tangent_stepper(self, dt: float) -> TangentStepper:
+        """The augmented ETDRK4 of Lyapunov spectra, compiled where :meth:`make_stepper` is."""
+        if compiled.applies(self):
+            return compiled.AdvectionTangentStepper(self, dt)
+        return TangentStepper(self, dt)

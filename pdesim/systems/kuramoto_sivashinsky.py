@@ -25,15 +25,12 @@ from functools import cached_property
 
 import numpy as np
 
-from pdesim import compiled
 from pdesim.grid import DEALIAS_RULES, Grid
 from pdesim.integrators import Nonlinear
 from pdesim.kernels import derivative_pair, product_sum, rows, scale, sum_of_squares
 from pdesim.systems._advection import AdvectedScalar1D
 from pdesim.systems.base import (
-    SpectralStepper,
     SpectralSystem,
-    TangentStepper,
     band_limited_noise,
     parameter,
 )
@@ -91,20 +88,6 @@ class KuramotoSivashinsky1D(AdvectedScalar1D):
     def linear_operator(self) -> np.ndarray:
         k2 = self.grid.k_squared
         return (k2 - k2**2)[None, :]
-
-    def make_stepper(self, dt: float, method: str | None = None) -> SpectralStepper:
-        """ETDRK4 with step ``dt``: compiled steps (:class:`pdesim.compiled.AdvectionStepper`)
-        up to :data:`pdesim.compiled.MAX_POINTS` points with FFTW, else the general path."""
-        require_choice("method", method or self.methods[0], self.methods)
-        if compiled.applies(self):
-            return compiled.AdvectionStepper(self, dt)
-        return SpectralStepper(self, dt)
-
-    def make_tangent_stepper(self, dt: float) -> TangentStepper | compiled.AdvectionTangentStepper:
-        """The augmented ETDRK4 of Lyapunov spectra, compiled where :meth:`make_stepper` is."""
-        if compiled.applies(self):
-            return compiled.AdvectionTangentStepper(self, dt)
-        return TangentStepper(self, dt)
 
     def _initial_random(self, rng: np.random.Generator) -> np.ndarray:
         """Zero-mean noise in the lowest modes (``|m| <= 8``), std 1."""
