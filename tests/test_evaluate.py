@@ -258,6 +258,22 @@ def test_lyapunov_exponent_of_a_system_without_tangent_dynamics(tmp_path):
     assert lyapunov_exponent(info, cache) is None  # from the cache
 
 
+def test_lyapunov_exponent_recomputes_a_cache_of_another_averaging_time(tmp_path):
+    # an exponent cached at another averaging time (T = 2000 gave 0.0523 +- 0.0041 at
+    # L = 22, moving every horizon by 6 %) is recomputed at LYAPUNOV_T_AVERAGE
+    data = write_dataset(tmp_path / "ks1d", ("ks1d", {"L": 22.0, "N": 64}), n_t=3, splits=("test",))
+    info = scan(data, "test")
+    cache = tmp_path / "eval" / "lyapunov.json"
+    cache.parent.mkdir()
+    cache.write_text(json.dumps({"lambda_max": 1.0, "t_average": 5.0}))
+    lam = lyapunov_exponent(info, cache)
+    record = json.loads(cache.read_text())
+    assert record["t_average"] == surrogates.evaluate.LYAPUNOV_T_AVERAGE
+    assert record["lambda_max"] == lam
+    # numerics.md: lambda_1 = 0.0482 at L = 22 (T = 60000)
+    assert abs(lam - 0.0482) < 3 * record["standard_error"] < 0.006
+
+
 def test_cli_prints_the_summary(run, capsys):
     args = ["eval", str(run), "--horizon", "4", "--lyapunov", "0.05", "--threads", "1"]
     assert main([*args, "--context", "4", "--no-reservoir"]) == 0
