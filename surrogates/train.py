@@ -190,6 +190,30 @@ def rollout_length(cfg: TrainConfig, step: int) -> int:
     return 1 + int(grown)
 
 
+#: Settings a resumed run may change: where and how it runs, and how far (``steps``,
+#: to extend a run), not what each step computes.
+RESUME_FREE = ("out", "resume", "device", "workers", "threads", "checkpoint_every", "steps")
+
+
+def _require_same_recipe(path: Path, cfg: TrainConfig) -> None:
+    """Refuse to resume the run of ``path`` (its ``config.json``) under other settings:
+    ``--resume`` on a finished run would otherwise keep its old weights under a new
+    recipe's name (e.g. ``make ablate-jitter`` after ``make train`` changed)."""
+    if not path.exists():
+        return
+    before = json.loads(path.read_text())
+    changed = [
+        f"{key}: {before[key]!r} -> {value!r}"
+        for key, value in asdict(cfg).items()
+        if key not in RESUME_FREE and key in before and before[key] != value
+    ]
+    if changed:
+        raise ValueError(
+            f"{str(path.parent)!r} was trained with other settings ({'; '.join(changed)}); "
+            "resume it with its own settings, or train into another --out"
+        )
+
+
 def batch_loss(model: Surrogate, batch: dict, infos: list, cfg: TrainConfig, device, step: int = 0):
     """The L1 loss on normalised changes, one-step plus optional rollout steps (see the
     module docstring for the noise, curriculum and teacher-forcing options)."""
@@ -394,6 +418,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None, progress: 
                 f"checkpoint {str(ckpt_path)!r} is for fields {state['fields']} and model "
                 f"{state['model_config']}, not {model.fields} and {model.cfg.to_dict()}"
             )
+        _require_same_recipe(out / CONFIG, cfg)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["rng"])

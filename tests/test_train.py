@@ -96,6 +96,8 @@ def test_checkpoint_resumes_to_the_same_losses(ks1d, tmp_path):
     train(config([ks1d], interrupted, rollout_steps=2, steps=2))
     with pytest.raises(ValueError, match="already holds a checkpoint"):
         train(config([ks1d], interrupted, rollout_steps=2))
+    with pytest.raises(ValueError, match=r"other settings \(lr: 0.0005 -> 0.002\)"):
+        train(config([ks1d], interrupted, rollout_steps=2, resume=True, lr=0.002))
     train(config([ks1d], interrupted, rollout_steps=2, resume=True))
     a, b = losses(straight), losses(interrupted)
     assert sorted(b) == [1, 2, 3, 4]
