@@ -419,7 +419,8 @@ def _validate(args: argparse.Namespace) -> int:
             "stored them, or not by pdesim): their values could not be checked; --strict "
             "fails them"
         )
-    print(f"checked {checked} files: {'all valid' if not failed else f'{failed} with problems'}")
+    files = "file" if checked == 1 else "files"
+    print(f"checked {checked} {files}: {'all valid' if not failed else f'{failed} with problems'}")
     return 1 if failed else 0
 
 
