@@ -259,7 +259,23 @@ class _CompiledETDRK4:
         )
 
 
-class AdvectionStepper(SpectralStepper):
+class _CompiledAdvance:
+    """``advance`` in one call of the compiled engine ``self._compiled`` where it applies
+    (an engine was built and the state is C-contiguous), else the general one."""
+
+    _compiled: _CompiledETDRK4 | None
+
+    def advance(self, state: np.ndarray, t: float, n_steps: int) -> None:
+        """``n_steps`` steps of ``dt`` in place from time ``t``."""
+        if type(n_steps) is not int or n_steps < 0:
+            n_steps = require_int("n_steps", n_steps, ge=0)
+        if self._compiled is not None and state.flags.c_contiguous:
+            self._compiled.advance(state, n_steps)
+        else:
+            super().advance(state, t, n_steps)
+
+
+class AdvectionStepper(_CompiledAdvance, SpectralStepper):
     """ETDRK4 for ``u_t = L u - 1/2 (u^2)_x`` (1-D, periodic) with compiled steps.
 
     The :class:`SpectralStepper` of the system (same state, coefficients, and results
@@ -278,15 +294,6 @@ class AdvectionStepper(SpectralStepper):
         else:
             self.integrator.step(state, t)
 
-    def advance(self, state: np.ndarray, t: float, n_steps: int) -> None:
-        """``n_steps`` steps of ``dt`` in place from time ``t``, in one compiled call."""
-        if type(n_steps) is not int or n_steps < 0:
-            n_steps = require_int("n_steps", n_steps, ge=0)
-        if self._compiled is not None and state.flags.c_contiguous:
-            self._compiled.advance(state, n_steps)
-        else:
-            super().advance(state, t, n_steps)
-
     def finite(self, state: np.ndarray) -> np.ndarray:
         """Per trajectory, whether the first coefficients are finite (a compiled check)."""
         if state.ndim != 3:
@@ -296,19 +303,11 @@ class AdvectionStepper(SpectralStepper):
         return out
 
 
-class AdvectionTangentStepper(TangentStepper):
+class AdvectionTangentStepper(_CompiledAdvance, TangentStepper):
     """:class:`pdesim.systems.base.TangentStepper` (a base state and ``m`` tangent
-    vectors, ``v_t = L v + N'(u) v = L v + 2 S F[u v]``) with compiled steps."""
+    vectors, ``v_t = L v + N'(u) v = L v + 2 S F[u v]``; a state ``(1 + m, 1, M)``, row 0
+    the base) with compiled steps."""
 
     def __init__(self, system: SpectralSystem, dt: float) -> None:
         super().__init__(system, dt)
         self._compiled = _CompiledETDRK4.of(SpectralStepper(system, dt), tangent=True)
-
-    def advance(self, state: np.ndarray, t: float, n_steps: int) -> None:
-        """``n_steps`` steps of ``state`` ``(1 + m, 1, M)`` (row 0 the base) in place."""
-        if type(n_steps) is not int or n_steps < 0:
-            n_steps = require_int("n_steps", n_steps, ge=0)
-        if self._compiled is not None and state.flags.c_contiguous:
-            self._compiled.advance(state, n_steps)
-        else:
-            super().advance(state, t, n_steps)
