@@ -20,10 +20,11 @@ Timing, per case: exponax ``jax.jit(exponax.repeat(stepper.step_fourier, n))`` (
 fastest path: spectral state, ``jax.vmap`` over the batch), in float64 and, for
 reference, in float32 (JAX's default, which pdesim does not offer); pdesim
 ``stepper.advance(state, t, n)`` (many steps per call) and a Python loop of
-``stepper.step`` (what ``pdesim.simulate`` does). One thread each (XLA, numba, FFTW
-and BLAS pinned to one thread by environment before any import; the JSON keeps each
-measurement's CPU/wall ratio, which is at most about 1 for single-threaded code), jit
-compilation and FFTW planning done before timing, rounds of all four interleaved,
+``stepper.step`` (what ``pdesim.simulate`` does). One core each (XLA, numba, FFTW
+and BLAS set to one thread by environment before any import, and the process pinned
+to one core, since XLA keeps threads those settings do not stop; the JSON keeps each
+measurement's CPU/wall ratio, at most about 1 on one core), jit compilation and FFTW
+planning done before timing, rounds of all four interleaved,
 the best round kept. Reported: microseconds per trajectory-step and the speed ratio
 pdesim / exponax (``exponax time / pdesim time``: > 1 means pdesim is faster).
 
@@ -50,6 +51,12 @@ os.environ["XLA_FLAGS"] = " ".join(
         "--xla_force_host_platform_device_count=1",
     ]
 ).strip()
+# One core for the whole process, threads started later included: the flags above
+# leave XLA's worker threads running (exponax's CPU/wall ratio was 1.3-1.65 without
+# this), and the comparison is one core each.
+PINNED_CORE = max(os.sched_getaffinity(0)) if hasattr(os, "sched_setaffinity") else None
+if PINNED_CORE is not None:
+    os.sched_setaffinity(0, {PINNED_CORE})
 
 import argparse  # noqa: E402
 import json  # noqa: E402
@@ -290,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         "float": "float64 (jax_enable_x64); exponax_float32: JAX's default precision",
         "fft_planner": os.environ.get("PDESIM_FFT_PLANNER", "measure"),
         "xla_flags": os.environ["XLA_FLAGS"],
+        "pinned_core": PINNED_CORE,
         "rounds": args.rounds,
         "rows": rows,
     }

@@ -213,7 +213,7 @@ class _Setup:
     def __init__(self, engine: _CompiledETDRK4, shape: tuple[int, ...], tangent: bool) -> None:
         if len(shape) != 3:
             raise ValueError(f"states of a 1-D system are (batch, 1, modes), got shape {shape}")
-        engine.integrator._coefficient_rows(shape)  # checks the shape against the operator
+        engine.integrator.coefficient_rows(shape)  # checks the shape against the operator
         batch, n, m = shape[0], engine.n, shape[2]
         chunk = max(1, batch if tangent else min(batch, chunk_rows(n)))
         backend = engine.backend

@@ -165,7 +165,7 @@ class ETDRK4:
         arrays = tuple(self._empty(shape, dtype) for _ in range(6))
         return arrays + tuple(rows(x) for x in arrays)
 
-    def _coefficient_rows(self, shape: tuple[int, ...]) -> ETDRK4Coefficients:
+    def coefficient_rows(self, shape: tuple[int, ...]) -> ETDRK4Coefficients:
         """The coefficients as ``(1 or batch, M)`` rows matching states of ``shape``."""
         found = self._rows.get(shape)
         if found is None:
@@ -183,7 +183,7 @@ class ETDRK4:
 
     def step(self, u: np.ndarray, t: float) -> None:
         """Advance ``u`` (shape ``(batch, field, *modes)``) from ``t`` to ``t + dt`` in place."""
-        c = self._coefficient_rows(u.shape)
+        c = self.coefficient_rows(u.shape)
         h = self.dt
         nu, na, nb, nc, a, b, nu2, na2, nb2, nc2, a2, b2 = self._buffers(u)
         u2 = rows(u)

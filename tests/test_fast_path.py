@@ -1,4 +1,5 @@
-"""The compiled path (pdesim.compiled) equals the general one, and is taken where it applies."""
+"""The fast paths equal the general one and are taken where they apply: the compiled
+1-D path (pdesim.compiled) and batches of large states stepped in tiles (2-D)."""
 
 import numpy as np
 import pytest
@@ -7,6 +8,7 @@ import pdesim
 from pdesim import compiled
 from pdesim.diagnostics import lyapunov_spectrum
 from pdesim.diagnostics.lyapunov import _orthonormalise
+from pdesim.systems import base
 from pdesim.systems.base import SpectralStepper, TangentStepper
 
 #: The systems of the compiled path: parameters and a time step.
@@ -192,3 +194,53 @@ def test_gram_schmidt_equals_numpy_qr_with_a_positive_diagonal():
     np.testing.assert_allclose(ours[:4].reshape(4, -1), (q * signs).T[:4], rtol=0, atol=1e-14)
     flat = ours.reshape(6, -1)
     np.testing.assert_allclose(flat @ flat.T, np.eye(6), rtol=0, atol=1e-14)
+
+
+#: 2-D systems whose batches are stepped in tiles: parameters and a time step.
+TILED = {
+    "ks2d": ({"L": 10 * np.pi, "N": 32}, 0.1),
+    "cgle": ({"dim": 2, "L": 40.0, "N": 32, "alpha": 1.0, "beta": -1.0}, 0.05),
+}
+
+
+@pytest.mark.parametrize("name", TILED)
+@pytest.mark.parametrize("batch", [1, 3, 5, 8])
+def test_tiled_batches_equal_the_whole_batch_stepped_at_once(monkeypatch, name, batch):
+    params, dt = TILED[name]
+    system = pdesim.make_system(name, **params)
+    stepper = system.make_stepper(dt)
+    u0 = _fields(system, batch)
+    tiled, whole = stepper.to_state(u0), stepper.to_state(u0)
+    monkeypatch.setattr(base, "TILE_BYTES", 2 * tiled[:1].nbytes)  # tiles of two
+    tiles = stepper.tiles(tiled)
+    assert sum(len(t) for t in tiles) == batch and all(np.shares_memory(t, tiled) for t in tiles)
+    assert len(tiles) == -(-batch // 2)
+    stepper.advance(tiled, 0.0, 40)
+    for n in range(40):
+        stepper.integrator.step(whole, n * dt)  # the whole batch in one piece
+    assert _relative(tiled, whole) <= 1e-12
+    stepped = stepper.to_state(u0)
+    for n in range(40):
+        stepper.step(stepped, n * dt)
+    np.testing.assert_array_equal(stepped, tiled)  # step and advance tile alike
+    alone = stepper.to_state(u0[-1:])
+    stepper.advance(alone, 0.0, 40)
+    assert _relative(tiled[-1:], alone) <= 1e-12
+
+
+def test_tiles_follow_the_byte_budget_and_keep_per_trajectory_coefficients_whole(monkeypatch):
+    system = pdesim.make_system("ks2d", L=10 * np.pi, N=32)
+    stepper = system.make_stepper(0.1)
+    state = stepper.to_state(_fields(system, 7))
+    per = state[:1].nbytes
+    monkeypatch.setattr(base, "TILE_BYTES", 3 * per)
+    assert [len(t) for t in stepper.tiles(state)] == [3, 3, 1]
+    monkeypatch.setattr(base, "TILE_BYTES", 7 * per)
+    assert stepper.tiles(state)[0] is state
+    monkeypatch.setattr(base, "TILE_BYTES", per // 2)  # a trajectory larger than a tile
+    assert [len(t) for t in stepper.tiles(state)] == [1] * 7
+    assert stepper.tiles(state[::2])[0].shape[0] == 4  # not C-contiguous: one piece
+    coefficients = stepper.integrator.coefficient_rows(state.shape)
+    batched = type(coefficients)(*[np.repeat(c, 7, axis=0) for c in vars(coefficients).values()])
+    monkeypatch.setattr(stepper.integrator, "coefficient_rows", lambda shape: batched)
+    assert stepper.tiles(state)[0] is state
