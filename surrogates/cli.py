@@ -104,6 +104,12 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
         action="store_false",
         help="backpropagate through the whole rollout loss",
     )
+    p.add_argument(
+        "--conserve-mean",
+        action="store_true",
+        help="walrus: predicted changes have zero spatial mean, so rollouts keep the "
+        "context's mean (for data that conserves it; checked on the train split)",
+    )
     p.add_argument("--quiet", "--no-progress", dest="progress", action="store_false", help=QUIET)
     defaults = {f.name: f.default for f in fields(TrainConfig)}
     for name, text in HELP.items():

@@ -31,6 +31,8 @@ def model_options(config: dict) -> dict:
         options["drop_prob"] = config["drop_prob"]
     if config.get("delta_scale", "changes") != "changes":
         options["delta_scale"] = config["delta_scale"]
+    if config.get("conserve_mean"):
+        options["conserve_mean"] = True
     return options
 
 

@@ -54,7 +54,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +103,7 @@ class TrainConfig:
     ema: float = 0.0
     jitter: bool = True
     delta_scale: str = "changes"
+    conserve_mean: bool = False
     val_every: int = 200
     val_samples: int = 64
     val_horizon: int = 0
@@ -151,6 +152,8 @@ class TrainConfig:
             raise ValueError(
                 f"delta_scale applies to walrus only; model={self.model!r} takes the default"
             )
+        if self.conserve_mean and self.model != "walrus":
+            raise ValueError(f"conserve_mean applies to walrus only; model={self.model!r}")
         if not 0 <= self.min_lr_ratio <= 1:
             raise ValueError(f"min_lr_ratio={self.min_lr_ratio!r}; allowed: 0..1")
         if not 0 <= self.input_noise < 1:
@@ -202,16 +205,36 @@ def _require_same_recipe(path: Path, cfg: TrainConfig) -> None:
     if not path.exists():
         return
     before = json.loads(path.read_text())
+    defaults = asdict(TrainConfig(data=cfg.data, out=cfg.out))  # options added since
     changed = [
-        f"{key}: {before[key]!r} -> {value!r}"
+        f"{key}: {before.get(key, defaults[key])!r} -> {value!r}"
         for key, value in asdict(cfg).items()
-        if key not in RESUME_FREE and key in before and before[key] != value
+        if key not in RESUME_FREE and before.get(key, defaults[key]) != value
     ]
     if changed:
         raise ValueError(
             f"{str(path.parent)!r} was trained with other settings ({'; '.join(changed)}); "
             "resume it with its own settings, or train into another --out"
         )
+
+
+#: Largest relative drift of a spatial mean (:meth:`WellWindows.mean_drift`) that
+#: ``conserve_mean`` accepts: float32 storage leaves ~1e-7.
+MEAN_DRIFT_TOLERANCE = 1e-5
+
+
+def _require_conserved_means(train_sets: list[WellWindows]) -> None:
+    """ValueError naming each field whose spatial mean the training data does not keep."""
+    for ds in train_sets:
+        drift = ds.mean_drift()
+        bad = {k: v for k, v in drift.items() if not v <= MEAN_DRIFT_TOLERANCE}
+        if bad:
+            listed = ", ".join(f"{k} (drift {v:.2g} of its RMS)" for k, v in bad.items())
+            raise ValueError(
+                f"conserve_mean: the spatial mean of {listed} in {ds.info.root!r} changes "
+                f"along a trajectory (allowed: <= {MEAN_DRIFT_TOLERANCE:g}); train without "
+                "--conserve-mean"
+            )
 
 
 def batch_loss(model: Surrogate, batch: dict, infos: list, cfg: TrainConfig, device, step: int = 0):
@@ -322,12 +345,20 @@ def _initialise(model: torch.nn.Module, path: Path) -> None:
     if not path.exists():
         raise FileNotFoundError(f"init_from={str(path)!r} does not exist")
     state = load_checkpoint(path, WEIGHT_KEYS)
-    if state["fields"] != model.fields or state["model_config"] != model.cfg.to_dict():
-        raise ValueError(
-            f"init_from={str(path)!r} holds fields {state['fields']} and model "
-            f"{state['model_config']}, not {model.fields} and {model.cfg.to_dict()}"
-        )
+    _require_same_model(state, model, f"init_from={str(path)!r} holds")
     model.load_state_dict(state["model"])
+
+
+def _require_same_model(state: dict, model: torch.nn.Module, what: str) -> None:
+    """ValueError unless the checkpoint ``state`` is of ``model``'s fields and config (a
+    config saved before an option existed has that option's default)."""
+    defaults = {f.name: f.default for f in fields(model.cfg)}
+    saved = {k: state["model_config"].get(k, default) for k, default in defaults.items()}
+    if state["fields"] != model.fields or saved != model.cfg.to_dict():
+        raise ValueError(
+            f"{what} fields {state['fields']} and model {state['model_config']}, not "
+            f"{model.fields} and {model.cfg.to_dict()}"
+        )
 
 
 def _distributed(device: str) -> tuple[int, int]:
@@ -374,6 +405,8 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None, progress: 
         for d in cfg.data
     ]
     infos = [ds.info for ds in train_sets]
+    if cfg.conserve_mean:
+        _require_conserved_means(train_sets)
     valid_sets, horizon_sets = [], []
     if cfg.val_every:
         valid_sets = [
@@ -413,12 +446,8 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None, progress: 
             ckpt_path,
             remedy="remove it to start the run over, or train into another --out without --resume",
         )
-        if state["fields"] != model.fields or state["model_config"] != model.cfg.to_dict():
-            raise ValueError(
-                f"checkpoint {str(ckpt_path)!r} is for fields {state['fields']} and model "
-                f"{state['model_config']}, not {model.fields} and {model.cfg.to_dict()}"
-            )
         _require_same_recipe(out / CONFIG, cfg)
+        _require_same_model(state, model, f"checkpoint {str(ckpt_path)!r} is for")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["rng"])

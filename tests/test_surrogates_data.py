@@ -27,11 +27,13 @@ def write_dataset(
     splits: tuple[str, ...] = ("train", "valid"),
     files: int = 1,
     seed: int = 0,
+    mean_drift: float = 0.0,
 ) -> Path:
     """A tiny dataset in The Well's layout, written by pdesim's own writer.
 
     Frames are smooth travelling waves with a random phase and speed per trajectory
-    (one wave per field), so windows are distinguishable and the dynamics learnable.
+    (one wave per field), so windows are distinguishable and the dynamics learnable;
+    their spatial mean is constant, or grows by ``mean_drift`` per unit time.
     """
     name, params = system
     sys_ = make_system(name, **params)
@@ -49,7 +51,8 @@ def write_dataset(
                     2 * np.pi * c / length for c, length in zip(coords, grid.lengths, strict=True)
                 )
                 wave = np.sin(arg[None, None] + (phase - speed * t[None])[..., *[None] * grid.ndim])
-                fields[field] = (1.0 + k) * wave + 2.0
+                drift = mean_drift * t.reshape(1, -1, *[1] * grid.ndim)
+                fields[field] = (1.0 + k) * wave + 2.0 + drift
             run = Run(
                 system=name,
                 fields=fields,

@@ -133,7 +133,7 @@ def test_resuming_with_other_fields_is_refused(ks1d, tmp_path):
     walls = write_dataset(tmp_path / "walls", WALLS2D, n_t=8)
     run = tmp_path / "run"
     train(config([ks1d], run, steps=1))
-    with pytest.raises(ValueError, match="is for fields"):
+    with pytest.raises(ValueError, match=r"other settings \(data: "):
         train(config([ks1d, walls], run, steps=2, resume=True))
 
 

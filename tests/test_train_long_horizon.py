@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from test_surrogates_data import KS1D, write_dataset
+from test_surrogates_data import KS1D, PERIODIC, write_dataset
 from test_train import config, one_thread  # noqa: F401 (an autouse fixture)
 
 from surrogates.checkpoints import BEST
@@ -271,3 +271,62 @@ def test_the_delta_scale_travels_from_the_run_to_the_evaluated_model(ks1d, tmp_p
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     rebuilt = build_model(saved, [WellWindows(ks1d, "train", 4, 1).info])
     assert rebuilt.cfg.delta_scale == "state"
+
+
+def test_conserve_mean_keeps_every_predicted_frame_on_the_context_mean(ks1d, tmp_path):
+    """Trained with --conserve-mean, the model's changes have zero spatial mean (to
+    float32 round-off), so a rollout keeps the last context frame's mean; the plain
+    model's rollout does not. The option travels through config.json to evaluation."""
+    assert max(WellWindows(ks1d, "train", 4, 1).mean_drift().values()) < 1e-6
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(ks1d), "--out", str(run), "--steps", "2",
+                 "--val-every", "0", "--quiet", "--conserve-mean"]) == 0  # fmt: skip
+    saved = json.loads((run / "config.json").read_text())
+    info = WellWindows(ks1d, "train", 4, 1).info
+    kept, plain = build_model(saved, [info]), build("tiny", [info])
+    assert kept.cfg.conserve_mean and not plain.cfg.conserve_mean
+    window = WellWindows(ks1d, "valid", 4, 1)[0]["input_fields"].permute(0, 2, 1)[None]
+    bcs = [(PERIODIC, PERIODIC)]
+    with torch.no_grad():
+        drift = {
+            name: (m.rollout(window, 20, bcs, ["u"], ["u"]).mean(-1) - window[:, -1].mean(-1))
+            .abs()
+            .max()
+            .item()
+            for name, m in (("kept", kept), ("plain", plain))
+        }
+    assert drift["kept"] < 1e-5 < drift["plain"]
+
+
+def test_conserve_mean_is_refused_for_data_whose_mean_drifts(tmp_path, capsys):
+    root = write_dataset(tmp_path / "drift", KS1D, n_traj=2, n_t=16, mean_drift=0.5)
+    assert WellWindows(root, "train", 4, 1).mean_drift()["u"] > 0.1
+    out = tmp_path / "run"
+    args = ["train", "--data", str(root), "--out", str(out), "--steps", "1", "--quiet"]
+    assert main([*args, "--conserve-mean"]) == 2
+    err = capsys.readouterr().err
+    assert "conserve_mean" in err and "'u' " not in err and "u (drift" in err
+    assert not (out / "checkpoint.pt").exists()
+    assert main([*args, "--conserve-mean", "--model", "ncde"]) == 2
+    assert "applies to walrus only" in capsys.readouterr().err
+
+
+def test_resume_refuses_an_option_the_earlier_run_did_not_record(ks1d, tmp_path):
+    run = tmp_path / "run"
+    train(config([ks1d], run, steps=1))
+    saved = json.loads((run / "config.json").read_text())
+    del saved["conserve_mean"]  # a run written before the option existed
+    (run / "config.json").write_text(json.dumps(saved))
+    with pytest.raises(ValueError, match=r"conserve_mean: False -> True"):
+        train(config([ks1d], run, steps=2, resume=True, conserve_mean=True))
+
+
+def test_a_checkpoint_saved_before_an_option_existed_resumes_with_its_default(ks1d, tmp_path):
+    run = tmp_path / "run"
+    train(config([ks1d], run, steps=1))
+    path = run / "checkpoint.pt"
+    state = torch.load(path, weights_only=False)
+    del state["model_config"]["conserve_mean"]
+    torch.save(state, path)
+    _, summary = train(config([ks1d], run, steps=2, resume=True))
+    assert summary["steps"] == 2

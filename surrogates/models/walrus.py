@@ -18,7 +18,11 @@ Dynamics"), scaled down. For a window ``u`` of shape ``(B, T, C, *space)``:
    rolled by a random offset before each block and rolled back after the last;
 4. a transposed-conv decoder whose last weight has one output row per field name,
    then unjitter. The output is the normalised change, at every time position
-   (causal): ``u_{t+1} = u_t + d * out_t``.
+   (causal): ``u_{t+1} = u_t + d * out_t``. With ``conserve_mean`` the spatial mean of
+   ``out_t`` is subtracted, so every predicted frame keeps the spatial mean of the
+   last input frame (for data that conserves it, as KS and Burgers do on a periodic
+   domain: an error in the mean is never corrected by the dynamics and, through
+   Galilean invariance, makes the whole pattern drift; docs/experiments_ks1d.md).
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ class WalrusConfig:
     jitter: bool = True
     eps: float = 1e-5
     delta_scale: str = "changes"  # or "state": see the module docstring
+    conserve_mean: bool = False  # predicted changes have zero spatial mean
 
     def __post_init__(self) -> None:
         for key in ("dim", "n_blocks", "n_heads", "intermediate_dim", "groups", "tokens_per_axis"):
@@ -337,6 +342,8 @@ class Walrus(ClosedLoop):
         h = tokens.reshape(b * t, -1, h.shape[1]).transpose(1, 2).reshape(b * t, -1, *grid)
         rows = torch.tensor(self.field_index(out_fields), device=x.device)
         out = unjitter(codec.decode(h, rows, strides), record)
+        if self.cfg.conserve_mean:
+            out = out - out.mean(tuple(range(2, out.ndim)), keepdim=True)
         n_out = len(out_fields)
         return out.reshape(b, t, n_out, *shape), d[:, :, :n_out]
 
@@ -403,14 +410,15 @@ def build(
     infos: list[DatasetInfo],
     jitter: bool | None = None,
     delta_scale: str | None = None,
+    conserve_mean: bool | None = None,
 ) -> Walrus:
     """A model whose vocabulary covers the fields of ``infos``, checked against each;
-    ``jitter`` and ``delta_scale`` override the config's."""
+    ``jitter``, ``delta_scale`` and ``conserve_mean`` override the config's."""
     if isinstance(config, str):
         if config not in CONFIGS:
             raise ValueError(f"config={config!r}; allowed: {', '.join(CONFIGS)}")
         config = CONFIGS[config]
-    overrides = {"jitter": jitter, "delta_scale": delta_scale}
+    overrides = {"jitter": jitter, "delta_scale": delta_scale, "conserve_mean": conserve_mean}
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if overrides:
         config = WalrusConfig(**{**config.to_dict(), **overrides})
