@@ -230,15 +230,17 @@ def test_tiled_batches_equal_the_whole_batch_stepped_at_once(monkeypatch, name, 
 
 def test_tiles_follow_the_byte_budget_and_keep_per_trajectory_coefficients_whole(monkeypatch):
     system = pdesim.make_system("ks2d", L=10 * np.pi, N=32)
-    stepper = system.make_stepper(0.1)
-    state = stepper.to_state(_fields(system, 7))
+    state = system.make_stepper(0.1).to_state(_fields(system, 7))
     per = state[:1].nbytes
-    monkeypatch.setattr(base, "TILE_BYTES", 3 * per)
-    assert [len(t) for t in stepper.tiles(state)] == [3, 3, 1]
-    monkeypatch.setattr(base, "TILE_BYTES", 7 * per)
-    assert stepper.tiles(state)[0] is state
-    monkeypatch.setattr(base, "TILE_BYTES", per // 2)  # a trajectory larger than a tile
-    assert [len(t) for t in stepper.tiles(state)] == [1] * 7
+
+    def tiles(budget):  # a new stepper: tile sizes are kept per state shape
+        monkeypatch.setattr(base, "TILE_BYTES", budget)
+        return system.make_stepper(0.1).tiles(state)
+
+    assert [len(t) for t in tiles(3 * per)] == [3, 3, 1]
+    assert tiles(7 * per)[0] is state
+    assert [len(t) for t in tiles(per // 2)] == [1] * 7  # a trajectory larger than a tile
+    stepper = system.make_stepper(0.1)
     assert stepper.tiles(state[::2])[0].shape[0] == 4  # not C-contiguous: one piece
     coefficients = stepper.integrator.coefficient_rows(state.shape)
     batched = type(coefficients)(*[np.repeat(c, 7, axis=0) for c in vars(coefficients).values()])

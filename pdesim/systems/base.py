@@ -346,6 +346,7 @@ class SpectralStepper:
             nonlinear_scale=scale,
             empty=self.transform.backend.empty,
         )
+        self._tile_sizes: dict[tuple[int, ...], int] = {}
 
     def to_state(self, fields: np.ndarray) -> np.ndarray:
         """The coefficients of ``fields`` ``(batch, field, *space)``, a new array."""
@@ -359,17 +360,24 @@ class SpectralStepper:
         """``state`` as views of consecutive trajectories of at most :data:`TILE_BYTES`
         each (at least one trajectory), of near-equal sizes; ``[state]`` if it fits in
         one tile, is not C-contiguous, or the coefficients differ per trajectory."""
-        batch = state.shape[0]
-        per_trajectory = state[:1].nbytes
-        if batch * per_trajectory <= TILE_BYTES or not state.flags.c_contiguous:
+        if not state.flags.c_contiguous:
             return [state]
-        if any(
-            c.shape[0] > 1 for c in vars(self.integrator.coefficient_rows(state.shape)).values()
-        ):
+        size = self._tile_sizes.get(state.shape)
+        if size is None:
+            size = self._tile_sizes[state.shape] = self._tile_size(state)
+        if size >= state.shape[0]:
             return [state]
+        return [state[i : i + size] for i in range(0, state.shape[0], size)]
+
+    def _tile_size(self, state: np.ndarray) -> int:
+        """Trajectories per tile for states of ``state``'s shape (the whole batch where
+        it fits in one tile or the coefficients differ per trajectory)."""
+        batch, per_trajectory = state.shape[0], state[:1].nbytes
+        rows = vars(self.integrator.coefficient_rows(state.shape)).values()
+        if batch * per_trajectory <= TILE_BYTES or any(c.shape[0] > 1 for c in rows):
+            return batch
         count = -(-batch // max(1, TILE_BYTES // per_trajectory))
-        size = -(-batch // count)
-        return [state[i : i + size] for i in range(0, batch, size)]
+        return -(-batch // count)
 
     def step(self, state: np.ndarray, t: float) -> None:
         """One ETDRK4 step of ``dt``, in place, from time ``t``."""
