@@ -156,6 +156,13 @@ def _eval_parser(sub: argparse._SubParsersAction) -> None:
         help="a walrus model predicts the mean of this many jitter draws per step "
         "(costs as many forward passes; default 1: one draw, as in training)",
     )
+    p.add_argument(
+        "--conserve-mean",
+        action="store_true",
+        help="a walrus model's predicted changes lose their spatial mean at inference, so "
+        "rollouts keep the context's mean (refused for data whose mean moves; a model "
+        "trained with --conserve-mean has it already)",
+    )
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's)")
     p.add_argument("--quiet", action="store_true", help=QUIET)
 

@@ -498,3 +498,22 @@ class BatchPlan:
         if self.n_steps is None:
             raise TypeError("an endless BatchPlan has no length")
         return self.n_steps
+
+
+#: Largest relative drift of a spatial mean (:meth:`WellWindows.mean_drift`) that
+#: ``conserve_mean`` accepts: float32 storage leaves ~1e-7.
+MEAN_DRIFT_TOLERANCE = 1e-5
+
+
+def require_conserved_means(datasets: list[WellWindows], instead: str) -> None:
+    """ValueError naming each field whose spatial mean the ``datasets`` (train splits) do
+    not keep, ending with what to do ``instead``."""
+    for ds in datasets:
+        drift = ds.mean_drift()
+        bad = {k: v for k, v in drift.items() if not v <= MEAN_DRIFT_TOLERANCE}
+        if bad:
+            listed = ", ".join(f"{k} (drift {v:.2g} of its RMS)" for k, v in bad.items())
+            raise ValueError(
+                f"conserve_mean: the spatial mean of {listed} in {ds.info.root!r} changes "
+                f"along a trajectory (allowed: <= {MEAN_DRIFT_TOLERANCE:g}); {instead}"
+            )

@@ -54,7 +54,7 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import h5py
@@ -64,7 +64,7 @@ import torch
 from pdesim.diagnostics import lyapunov_spectrum, rotation_frequency
 from pdesim.files import atomic_path, atomic_write_text
 from surrogates import metrics as m
-from surrogates.data import DatasetInfo, dataset_system
+from surrogates.data import DatasetInfo, WellWindows, dataset_system, require_conserved_means
 from surrogates.eval_plots import write_plots
 from surrogates.forecasters import DMD, Climatology, Persistence, Twin
 from surrogates.models.walrus import JitterMean, Walrus
@@ -111,6 +111,7 @@ class EvalConfig:
     reservoir: bool = True  # select and evaluate the echo-state reservoir
     reservoir_grid: dict | None = None  # its search grid (default: surrogates.reservoir's)
     jitter_samples: int = 1  # a Walrus model's prediction: the mean of this many jitter draws
+    conserve_mean: bool = False  # a Walrus model's changes lose their spatial mean
 
 
 @dataclass
@@ -307,12 +308,17 @@ def evaluate(cfg: EvalConfig, progress: Progress | None = None) -> dict:
     are rolled out (see :func:`evaluate_dataset`)."""
     run = Path(cfg.run)
     config, model, step = load_model(run)
+    if (cfg.jitter_samples != 1 or cfg.conserve_mean) and not isinstance(model, Walrus):
+        raise ValueError(
+            f"jitter_samples={cfg.jitter_samples!r}, conserve_mean={cfg.conserve_mean!r}: "
+            f"only a walrus model has these; the run {str(run)!r} holds a "
+            f"{config['model']} model (use 1 and False)"
+        )
+    if cfg.conserve_mean:
+        datasets = [WellWindows(root, "train", 1, 1) for root in config["data"]]
+        require_conserved_means(datasets, "evaluate without --conserve-mean")
+        model.cfg = replace(model.cfg, conserve_mean=True)
     if cfg.jitter_samples != 1:
-        if not isinstance(model, Walrus):
-            raise ValueError(
-                f"jitter_samples={cfg.jitter_samples!r}: only a walrus model has jitter to "
-                f"average over; the run {str(run)!r} holds a {config['model']} model (use 1)"
-            )
         model = JitterMean(model, cfg.jitter_samples)
     torch.manual_seed(cfg.seed)
     reports = {}
@@ -328,6 +334,16 @@ def _split(root, split: str) -> np.ndarray | None:
         return trajectories(root, split).frames
     except FileNotFoundError:
         return None
+
+
+def _model_label(name: str, step: int, cfg: EvalConfig) -> str:
+    """The model's row name in the report: its kind, weights and inference options."""
+    options = [f"step {step}"]
+    if cfg.jitter_samples > 1:
+        options.append(f"mean of {cfg.jitter_samples} jitter draws")
+    if cfg.conserve_mean:
+        options.append("mean conserved")
+    return f"{name} ({', '.join(options)})"
 
 
 def evaluate_dataset(
@@ -380,9 +396,7 @@ def evaluate_dataset(
         cfg.reservoir,
         cfg.reservoir_grid,
     )
-    label = f"{config['model']} (step {step})"
-    if cfg.jitter_samples > 1:
-        label = f"{config['model']} (step {step}, mean of {cfg.jitter_samples} jitter draws)"
+    label = _model_label(config["model"], step, cfg)
     model_f = ModelForecaster(model, info, needs.pop(model_key), name=label)
     if model_key in {c.key for c in refs} | {"truth"}:
         model_key += "_model"
@@ -452,6 +466,7 @@ def evaluate_dataset(
             "reservoir_selection_horizon": select_horizon if cfg.reservoir else None,
             "n_pod": N_POD,
             "jitter_samples": cfg.jitter_samples,
+            "conserve_mean": cfg.conserve_mean or bool(config.get("conserve_mean")),
         },
         "solver_frames_per_second": solver_fps,
         "noise_floor": noise_floor(ref),

@@ -67,7 +67,7 @@ from tqdm import tqdm
 from pdesim.files import atomic_write_text
 from surrogates import metrics
 from surrogates.checkpoints import BEST, CHECKPOINT, WEIGHT_KEYS, load_checkpoint, save_checkpoint
-from surrogates.data import BatchPlan, MultiWindows, WellWindows
+from surrogates.data import BatchPlan, MultiWindows, WellWindows, require_conserved_means
 from surrogates.ema import WeightEMA
 from surrogates.models import MODELS
 from surrogates.models.walrus import DELTA_SCALES
@@ -216,25 +216,6 @@ def _require_same_recipe(path: Path, cfg: TrainConfig) -> None:
             f"{str(path.parent)!r} was trained with other settings ({'; '.join(changed)}); "
             "resume it with its own settings, or train into another --out"
         )
-
-
-#: Largest relative drift of a spatial mean (:meth:`WellWindows.mean_drift`) that
-#: ``conserve_mean`` accepts: float32 storage leaves ~1e-7.
-MEAN_DRIFT_TOLERANCE = 1e-5
-
-
-def _require_conserved_means(train_sets: list[WellWindows]) -> None:
-    """ValueError naming each field whose spatial mean the training data does not keep."""
-    for ds in train_sets:
-        drift = ds.mean_drift()
-        bad = {k: v for k, v in drift.items() if not v <= MEAN_DRIFT_TOLERANCE}
-        if bad:
-            listed = ", ".join(f"{k} (drift {v:.2g} of its RMS)" for k, v in bad.items())
-            raise ValueError(
-                f"conserve_mean: the spatial mean of {listed} in {ds.info.root!r} changes "
-                f"along a trajectory (allowed: <= {MEAN_DRIFT_TOLERANCE:g}); train without "
-                "--conserve-mean"
-            )
 
 
 def batch_loss(model: Surrogate, batch: dict, infos: list, cfg: TrainConfig, device, step: int = 0):
@@ -406,7 +387,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None, progress: 
     ]
     infos = [ds.info for ds in train_sets]
     if cfg.conserve_mean:
-        _require_conserved_means(train_sets)
+        require_conserved_means(train_sets, "train without --conserve-mean")
     valid_sets, horizon_sets = [], []
     if cfg.val_every:
         valid_sets = [

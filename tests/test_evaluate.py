@@ -470,3 +470,33 @@ def test_jitter_samples_average_the_walrus_prediction_and_are_recorded(run, tmp_
     (mine / "config.json").write_text(json.dumps({**cfg, "jitter": False}))
     with pytest.raises(ValueError, match="trained with jitter"):
         evaluate(EvalConfig(str(mine), horizon=4, lyapunov=0.05, reservoir=False, jitter_samples=2))
+
+
+def test_conserve_mean_at_inference_keeps_the_context_mean_and_is_recorded(run, tmp_path):
+    """--conserve-mean at evaluation: the model's rollout keeps the spatial mean of the
+    last context frame (it moves without), the report names it; refused, naming the
+    field, for a run whose data do not keep their mean."""
+    mine = tmp_path / "run"
+    shutil.copytree(run, mine, ignore=shutil.ignore_patterns("eval"))
+    rollouts = mine / "eval" / "ks1d" / "rollouts.hdf5"
+    reports, drifts = [], []
+    for conserve in (False, True):
+        cfg = EvalConfig(str(mine), lyapunov=0.05, reservoir=False, conserve_mean=conserve)
+        reports.append(evaluate(cfg)["ks1d"])
+        with h5py.File(rollouts) as h5:
+            context = h5.attrs["context_frames"]
+            predicted = h5["walrus/u"][:].astype(np.float64)
+        test = trajectories(json.loads((mine / "config.json").read_text())["data"][0], "test")
+        last = test.frames[:, context - 1, 0].astype(np.float64).mean(axis=-1)
+        drifts.append(np.abs(predicted.mean(axis=-1) - last[:, None]).max())
+    assert drifts[1] < 1e-5 < drifts[0]
+    assert [r["settings"]["conserve_mean"] for r in reports] == [False, True]
+    assert "mean conserved" in reports[1]["forecasters"]["walrus"]["label"]
+    assert "mean conserved" not in reports[0]["forecasters"]["walrus"]["label"]
+
+    config = json.loads((mine / "config.json").read_text())
+    splits = ("train", "valid", "test")
+    drifting = write_dataset(tmp_path / "drift", KS1D, 4, 40, splits, mean_drift=0.5)
+    (mine / "config.json").write_text(json.dumps({**config, "data": [str(drifting)]}))
+    with pytest.raises(ValueError, match=r"spatial mean of u .*evaluate without --conserve-mean"):
+        evaluate(EvalConfig(str(mine), lyapunov=0.05, reservoir=False, conserve_mean=True))
