@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import pdesim
-from pdesim import compiled
+from pdesim import compiled, fft_backends
 from pdesim.diagnostics import lyapunov_spectrum
 from pdesim.diagnostics.lyapunov import _orthonormalise
 from pdesim.systems import base
@@ -31,9 +31,15 @@ def _relative(a, b):
 
 @pytest.fixture
 def estimate_planner(monkeypatch):
-    """FFTW's estimate planner without wisdom, as dataset shards run."""
+    """FFTW's estimate planner without wisdom, as dataset shards run: fresh backends, and
+    none of the wisdom earlier tests' measured plans left in this process (FFTW answers
+    an estimate request with any wisdom it holds for the problem, so the plans, and the
+    last bits, would depend on which tests ran before)."""
+    pyfftw = pytest.importorskip("pyfftw")
     monkeypatch.setenv("PDESIM_FFT_PLANNER", "estimate")
     monkeypatch.setenv("PDESIM_FFT_WISDOM", "off")
+    monkeypatch.setattr(fft_backends, "_BACKENDS", {})
+    pyfftw.forget_wisdom()
 
 
 @pytest.mark.parametrize("name", SYSTEMS)

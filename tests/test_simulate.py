@@ -177,7 +177,10 @@ def test_numpy_run_arguments_are_taken_as_python_numbers(ks1d):
         batch_size=np.int32(1),
     )
     assert type(run.seed) is int and run.n_traj == 2 and run.info["batch_size"] == 1
-    expected = pdesim.simulate(ks1d, t_end=1.0, dt=0.25, save_every=0.5, n_traj=2, seed=3)
+    # the same batch size: FFTW's measured plans for 1 and 2 rows may differ in the last bits
+    expected = pdesim.simulate(
+        ks1d, t_end=1.0, dt=0.25, save_every=0.5, n_traj=2, seed=3, batch_size=1
+    )
     np.testing.assert_array_equal(run.fields["u"], expected.fields["u"])
 
 
