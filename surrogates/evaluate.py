@@ -316,7 +316,11 @@ def evaluate(cfg: EvalConfig, progress: Progress | None = None) -> dict:
         )
     if cfg.conserve_mean:
         datasets = [WellWindows(root, "train", 1, 1) for root in config["data"]]
-        require_conserved_means(datasets, "evaluate without --conserve-mean")
+        try:
+            require_conserved_means(datasets, "evaluate without --conserve-mean")
+        finally:
+            for ds in datasets:
+                ds.close()
         model.cfg = replace(model.cfg, conserve_mean=True)
     if cfg.jitter_samples != 1:
         model = JitterMean(model, cfg.jitter_samples)
