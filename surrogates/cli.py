@@ -54,6 +54,8 @@ HELP = {
     "delta_scale": "walrus: scale of the predicted change, 'changes' (RMS of the "
     "window's frame changes, as in Walrus) or 'state' (RMS of the window: no steady "
     "state is absorbing)",
+    "whitened_loss": "with --spectral-head: weight of the mean modulus of the error's "
+    "whitened Fourier coefficients (k <= n/3) added to the L1 loss (0: off)",
     "val_every": "validate every N steps (0: never)",
     "val_samples": "validation windows per dataset",
     "val_horizon": "frames of the closed-loop valid rollouts whose median VPT(0.5) selects "
@@ -109,6 +111,18 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="walrus: predicted changes have zero spatial mean, so rollouts keep the "
         "context's mean (for data that conserves it; checked on the train split)",
+    )
+    p.add_argument(
+        "--spectral-head",
+        action="store_true",
+        help="walrus: scale the output per Fourier mode by train-split statistics (a "
+        "per-mode persistence plus a whitened network residual; periodic grids only)",
+    )
+    p.add_argument(
+        "--scale-input",
+        action="store_true",
+        help="walrus: each field's log RMS over the window is an input channel (the "
+        "amplitude the per-sample normalisation divides out)",
     )
     p.add_argument("--quiet", "--no-progress", dest="progress", action="store_false", help=QUIET)
     defaults = {f.name: f.default for f in fields(TrainConfig)}

@@ -33,6 +33,9 @@ def model_options(config: dict) -> dict:
         options["delta_scale"] = config["delta_scale"]
     if config.get("conserve_mean"):
         options["conserve_mean"] = True
+    for flag in ("spectral_head", "scale_input"):
+        if config.get(flag):
+            options[flag] = True
     return options
 
 

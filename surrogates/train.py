@@ -18,6 +18,12 @@ aimed at long rollouts:
 - ``teacher_forcing = alpha``: each rollout-loss input is ``(1 - alpha) u_model +
   alpha u_data`` (generalized teacher forcing, Hess et al. 2023, with a constant
   ``alpha``; 0 = free-running);
+- ``spectral_head``: a Walrus model whose output is scaled per Fourier mode by
+  statistics of the train split (:mod:`surrogates.models.spectral_head`, fitted on
+  :data:`HEAD_FIT_WINDOWS` windows before the first step), and ``whitened_loss =
+  beta`` adds ``beta`` times the mean modulus of the error's whitened coefficients on
+  the resolved band to every step's loss, so every mode is trained at its own scale;
+  ``scale_input`` gives the Walrus model each field's log RMS as an input channel;
 - ``ema = beta``: an exponential moving average of the weights
   (:class:`surrogates.ema.WeightEMA`) is what validation scores and what the run keeps.
 
@@ -75,6 +81,8 @@ from surrogates.protocol import Surrogate, advance, batch_window, channels, slid
 from surrogates.runs import CONFIG, build_model
 
 VPT_EPSILON = 0.5
+#: Train-split windows a spectral head's statistics are fitted on (drawn with the seed).
+HEAD_FIT_WINDOWS = 4096
 
 
 @dataclass
@@ -104,6 +112,9 @@ class TrainConfig:
     jitter: bool = True
     delta_scale: str = "changes"
     conserve_mean: bool = False
+    spectral_head: bool = False
+    whitened_loss: float = 0.0
+    scale_input: bool = False
     val_every: int = 200
     val_samples: int = 64
     val_horizon: int = 0
@@ -154,6 +165,14 @@ class TrainConfig:
             )
         if self.conserve_mean and self.model != "walrus":
             raise ValueError(f"conserve_mean applies to walrus only; model={self.model!r}")
+        for flag in ("spectral_head", "scale_input"):
+            if getattr(self, flag) and self.model != "walrus":
+                raise ValueError(f"{flag} applies to walrus only; model={self.model!r}")
+        if not self.whitened_loss >= 0 or (self.whitened_loss and not self.spectral_head):
+            raise ValueError(
+                f"whitened_loss={self.whitened_loss!r}; allowed: >= 0, and 0 without "
+                "spectral_head (the whitening is the head's)"
+            )
         if not 0 <= self.min_lr_ratio <= 1:
             raise ValueError(f"min_lr_ratio={self.min_lr_ratio!r}; allowed: 0..1")
         if not 0 <= self.input_noise < 1:
@@ -236,7 +255,8 @@ def batch_loss(model: Surrogate, batch: dict, infos: list, cfg: TrainConfig, dev
     following = torch.cat([clean[:, 1:], targets[:, :1]], 1)
     true = target(window[:, :, :n_out], following, d)
     first = 1 if window.shape[1] > 1 else 0
-    losses = [(delta[:, first:] - true[:, first:]).abs().mean()]
+    rows = model.field_index(out_fields) if cfg.whitened_loss else []
+    losses = [step_loss(model, delta[:, first:], true[:, first:], rows, cfg.whitened_loss)]
     for k in range(1, min(targets.shape[1], rollout_length(cfg, step))):
         nxt = advance(window, delta, d)
         if cfg.pushforward:
@@ -246,8 +266,38 @@ def batch_loss(model: Surrogate, batch: dict, infos: list, cfg: TrainConfig, dev
         window = slide(window, nxt)
         delta, d = model(window, bcs, in_fields, out_fields)
         true = target(window[:, -1:, :n_out], targets[:, k : k + 1], d)
-        losses.append((delta[:, -1:] - true).abs().mean())
+        losses.append(step_loss(model, delta[:, -1:], true, rows, cfg.whitened_loss))
     return torch.stack(losses).mean()
+
+
+def step_loss(model, delta: torch.Tensor, true: torch.Tensor, rows, whitened: float):
+    """The L1 distance of normalised changes ``(B, T, C, *space)``, plus ``whitened``
+    times the mean modulus of the error's whitened coefficients (the model's spectral
+    head, fields ``rows``) when ``whitened > 0``."""
+    error = delta - true
+    loss = error.abs().mean()
+    if whitened:
+        flat = error.reshape(-1, *error.shape[2:])
+        loss = loss + whitened * model.head.whitened_l1(flat, torch.tensor(rows))
+    return loss
+
+
+def fit_head(model, train_sets: list[WellWindows], cfg: TrainConfig, device) -> None:
+    """Fit a Walrus model's spectral head on :data:`HEAD_FIT_WINDOWS` train windows
+    drawn with the run's seed, with its input noise (one dataset: the head needs one
+    grid)."""
+    ds = train_sets[0]
+    rng = np.random.default_rng(cfg.seed)
+    picks = np.sort(rng.choice(len(ds), min(HEAD_FIT_WINDOWS, len(ds)), replace=False))
+    _, out_fields = channels(ds.info)
+
+    def batches():
+        for chunk in np.array_split(picks, max(1, len(picks) // 256)):
+            batch = torch.utils.data.default_collate([ds[int(i)] for i in chunk])
+            yield batch_window(batch, device)
+
+    noise = cfg.input_noise
+    model.fit_spectral_head(batches(), out_fields, noise, torch.Generator().manual_seed(cfg.seed))
 
 
 @torch.no_grad()
@@ -407,6 +457,8 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None, progress: 
             for d in cfg.data
         ]
     model = build_model(asdict(cfg), infos).to(device)
+    if cfg.spectral_head:
+        fit_head(model, train_sets, cfg, device)
     if cfg.init_from:
         _initialise(model, Path(cfg.init_from))
     params = [p for p in model.parameters() if p.requires_grad]

@@ -7,6 +7,7 @@ from surrogates.data import OPEN, PERIODIC, WALL, DatasetInfo
 from surrogates.models import build
 from surrogates.models.jitter import geometry, jitter, strides_for, unjitter
 from surrogates.models.walrus import WalrusConfig
+from surrogates.train import TrainConfig
 
 
 def info(shape, fields=("u",), bcs=None, constants=(), grid_type="cartesian", name="d"):
@@ -235,3 +236,23 @@ def test_jitter_mean_refuses_a_model_without_jitter_and_a_bad_count():
         JitterMean(model, 0)
     with pytest.raises(TypeError, match="jitter_samples"):
         JitterMean(model, 2.5)
+
+
+def test_the_plain_model_is_blind_to_amplitude_and_scale_input_is_not():
+    """With the per-sample RMS normalisation and ``delta_scale="state"`` the model maps
+    c u to c times its prediction for u (every amplitude of a pattern is a trajectory
+    of the model, whatever the data's dynamics); with ``scale_input`` the window's log
+    RMS is an input and the prediction for c u differs."""
+    frames = window(1, 3, 1, (32,))
+    bcs = [(PERIODIC, PERIODIC)]
+    gaps = {}
+    for flag in (False, True):
+        torch.manual_seed(0)
+        model = build("tiny", [info((32,))], jitter=False, delta_scale="state", scale_input=flag)
+        with torch.no_grad():
+            big = model.rollout(frames, 3, bcs, ["u"], ["u"])
+            small = model.rollout(0.1 * frames, 3, bcs, ["u"], ["u"])
+        gaps[flag] = float((small / 0.1 - big).abs().max() / big.abs().max())
+    assert gaps[False] < 1e-5 < 1e-2 < gaps[True]
+    with pytest.raises(ValueError, match="scale_input applies to walrus only"):
+        TrainConfig(data=["x"], out="o", model="ncde", scale_input=True)

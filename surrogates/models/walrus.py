@@ -11,7 +11,10 @@ Dynamics"), scaled down. For a window ``u`` of shape ``(B, T, C, *space)``:
    vanish); ``"state"`` has no such fixed point;
 2. patch jittering (:mod:`surrogates.models.jitter`), then an encoder of two strided
    convolutions (kernels 8 and 4, strides from the resolution) whose first weight
-   has one input column per field name in the vocabulary plus three boundary flags;
+   has one input column per field name in the vocabulary plus three boundary flags
+   (with ``scale_input``, one more per field: its ``log s`` as a constant channel,
+   so the network knows the amplitude the normalisation divides out; the dynamics
+   of KS, say, are not scale-free);
 3. blocks of causal attention over time per token (learned relative-position bias)
    then full attention over the tokens of a frame (axial rotary embeddings on
    coordinates in [-1, 1], QK-norm, a parallel SwiGLU MLP); periodic token axes are
@@ -23,6 +26,8 @@ Dynamics"), scaled down. For a window ``u`` of shape ``(B, T, C, *space)``:
    last input frame (for data that conserves it, as KS and Burgers do on a periodic
    domain: an error in the mean is never corrected by the dynamics and, through
    Galilean invariance, makes the whole pattern drift; docs/experiments_ks1d.md).
+   With ``spectral_head`` the change is scaled per Fourier mode instead
+   (:mod:`surrogates.models.spectral_head`).
 """
 
 from __future__ import annotations
@@ -35,9 +40,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from pdesim.validation import require_int
-from surrogates.data import DatasetInfo
+from surrogates.data import PERIODIC, DatasetInfo
 from surrogates.models.autoregress import ClosedLoop
 from surrogates.models.jitter import KERNELS, jitter, strides_for, unjitter
+from surrogates.models.spectral_head import SpectralHead
 
 N_FLAGS = 3  # interior (bias), wall padding, open padding
 DELTA_SCALES = ("changes", "state")
@@ -58,6 +64,8 @@ class WalrusConfig:
     eps: float = 1e-5
     delta_scale: str = "changes"  # or "state": see the module docstring
     conserve_mean: bool = False  # predicted changes have zero spatial mean
+    spectral_head: bool = False  # per-mode output scale (surrogates.models.spectral_head)
+    scale_input: bool = False  # each field's log RMS over the window is an input channel
 
     def __post_init__(self) -> None:
         for key in ("dim", "n_blocks", "n_heads", "intermediate_dim", "groups", "tokens_per_axis"):
@@ -210,7 +218,8 @@ class Codec(nn.Module):
         super().__init__()
         self.ndim = ndim
         k1, k2 = (KERNELS[0],) * ndim, (KERNELS[1],) * ndim
-        c_in, c_mid, c_out = vocab + N_FLAGS, cfg.intermediate_dim, cfg.dim
+        c_in = vocab * (2 if cfg.scale_input else 1) + N_FLAGS
+        c_mid, c_out = cfg.intermediate_dim, cfg.dim
         self.enc1 = nn.Parameter(torch.empty(c_mid, c_in, *k1))
         self.enc2 = nn.Parameter(torch.empty(c_out, c_mid, *k2))
         self.dec1 = nn.Parameter(torch.empty(c_out, c_mid, *k2))
@@ -226,7 +235,7 @@ class Codec(nn.Module):
         self, x: torch.Tensor, columns: torch.Tensor, n_fields: int, strides
     ) -> torch.Tensor:
         weight = self.enc1[:, columns]
-        vocab = self.enc1.shape[1] - N_FLAGS
+        vocab = self.dec2.shape[1]
         scale = torch.ones(len(columns), device=x.device)
         scale[:n_fields] = math.sqrt(vocab / n_fields)
         weight = weight * scale.view(1, -1, *[1] * self.ndim)
@@ -248,9 +257,17 @@ class Walrus(ClosedLoop):
     ``fields``: every field name the model knows (each owns an input column of the
     first convolution and an output row of the last). ``ndims``: the numbers of
     spatial dimensions to build an encoder/decoder for (1, 2 and/or 3).
+    ``spectral_shape``: the periodic grid of the :class:`SpectralHead` (with
+    ``cfg.spectral_head``; its statistics are set by :meth:`fit_spectral_head`).
     """
 
-    def __init__(self, cfg: WalrusConfig, fields: list[str], ndims: tuple[int, ...]) -> None:
+    def __init__(
+        self,
+        cfg: WalrusConfig,
+        fields: list[str],
+        ndims: tuple[int, ...],
+        spectral_shape: tuple[int, ...] | None = None,
+    ) -> None:
         super().__init__()
         if not fields or len(set(fields)) != len(fields):
             raise ValueError(f"fields={fields!r}: need distinct field names")
@@ -259,6 +276,9 @@ class Walrus(ClosedLoop):
         self.cfg, self.fields, self.ndims = cfg, list(fields), tuple(sorted(set(ndims)))
         self.codecs = nn.ModuleDict({str(n): Codec(cfg, n, len(fields)) for n in self.ndims})
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_blocks))
+        if cfg.spectral_head and spectral_shape is None:
+            raise ValueError("spectral_head=True needs the grid's spectral_shape")
+        self.head = SpectralHead(len(fields), spectral_shape) if cfg.spectral_head else None
 
     # -- checks that name the problem before any computation
     def field_index(self, names: list[str] | tuple[str, ...]) -> list[int]:
@@ -330,11 +350,13 @@ class Walrus(ClosedLoop):
         strides = self.strides(shape)
         s, d = self.scales(window)
         x = (window / s).reshape(b * t, c, *shape)
+        fields = [i + N_FLAGS for i in self.field_index(in_fields)]
+        if self.cfg.scale_input:
+            level = s.log().expand(b, t, c, *[1] * len(shape)).reshape(b * t, c, *[1] * len(shape))
+            x = torch.cat([x, level.expand_as(x)], 1)
+            fields += [i + len(self.fields) for i in fields]
         x, record = jitter(x, bcs, strides, self.cfg.jitter)
-        columns = torch.tensor(
-            [i + N_FLAGS for i in self.field_index(in_fields)] + list(range(N_FLAGS)),
-            device=x.device,
-        )
+        columns = torch.tensor(fields + list(range(N_FLAGS)), device=x.device)
         h = codec.encode(x, columns, c, strides)
         grid = tuple(h.shape[2:])
         tokens = h.flatten(2).transpose(1, 2).reshape(b, t, -1, h.shape[1])
@@ -345,7 +367,34 @@ class Walrus(ClosedLoop):
         if self.cfg.conserve_mean:
             out = out - out.mean(tuple(range(2, out.ndim)), keepdim=True)
         n_out = len(out_fields)
+        if self.head is not None:
+            last = (window[:, :, :n_out] / d[:, :, :n_out]).reshape(b * t, n_out, *shape)
+            out = self.head(out, last, rows)
         return out.reshape(b, t, n_out, *shape), d[:, :, :n_out]
+
+    @torch.no_grad()
+    def fit_spectral_head(
+        self, batches, out_fields, noise: float = 0.0, generator: torch.Generator | None = None
+    ) -> None:
+        """Fit the head's persistence and gain on ``(window, targets)`` batches of
+        :func:`surrogates.protocol.batch_window`: every frame of a window, clean and
+        with the training's input noise (``noise`` times the window's RMS), and the
+        clean frame after it, in units of the (noisy) window's ``d``."""
+        if self.head is None:
+            raise ValueError("fit_spectral_head: the model has no spectral head")
+        n_out = len(out_fields)
+        triples = []
+        for window, targets in batches:
+            clean = window[:, :, :n_out]
+            s, _ = self.scales(clean)
+            noisy = clean + noise * s * torch.randn(clean.shape, generator=generator)
+            _, d = self.scales(noisy)
+            following = torch.cat([clean[:, 1:], targets[:, :1]], 1)
+            shape = clean.shape[3:]
+            triples.append(
+                tuple(x.reshape(-1, n_out, *shape) for x in (clean / d, noisy / d, following / d))
+            )
+        self.head.fit(triples, torch.tensor(self.field_index(out_fields)))
 
     def _process(self, tokens: torch.Tensor, grid: tuple[int, ...], periodic) -> torch.Tensor:
         b, t, _, dim = tokens.shape
@@ -411,21 +460,46 @@ def build(
     jitter: bool | None = None,
     delta_scale: str | None = None,
     conserve_mean: bool | None = None,
+    spectral_head: bool | None = None,
+    scale_input: bool | None = None,
 ) -> Walrus:
     """A model whose vocabulary covers the fields of ``infos``, checked against each;
-    ``jitter``, ``delta_scale`` and ``conserve_mean`` override the config's."""
+    ``jitter``, ``delta_scale``, ``conserve_mean``, ``spectral_head`` and
+    ``scale_input`` override the config's. A spectral head needs one grid, periodic
+    on every axis."""
     if isinstance(config, str):
         if config not in CONFIGS:
             raise ValueError(f"config={config!r}; allowed: {', '.join(CONFIGS)}")
         config = CONFIGS[config]
-    overrides = {"jitter": jitter, "delta_scale": delta_scale, "conserve_mean": conserve_mean}
+    overrides = {
+        "jitter": jitter,
+        "delta_scale": delta_scale,
+        "conserve_mean": conserve_mean,
+        "spectral_head": spectral_head,
+        "scale_input": scale_input,
+    }
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if overrides:
         config = WalrusConfig(**{**config.to_dict(), **overrides})
     fields: list[str] = []
     for info in infos:
         fields += [f for f in info.field_names + info.constant_field_names if f not in fields]
-    model = Walrus(config, fields, tuple({info.n_spatial_dims for info in infos}))
+    spectral_shape = _periodic_grid(infos) if config.spectral_head else None
+    model = Walrus(config, fields, tuple({info.n_spatial_dims for info in infos}), spectral_shape)
     for info in infos:
         model.check(info)
     return model
+
+
+def _periodic_grid(infos: list[DatasetInfo]) -> tuple[int, ...]:
+    """The one grid of ``infos``, periodic on every axis, that a spectral head needs."""
+    shapes = {info.spatial_shape for info in infos}
+    if len(shapes) != 1:
+        raise ValueError(f"spectral_head=True needs one grid; the datasets have {sorted(shapes)}")
+    for info in infos:
+        if any(lo != PERIODIC or hi != PERIODIC for lo, hi in info.boundary_conditions):
+            raise ValueError(
+                f"spectral_head=True needs periodic boundaries on every axis; dataset "
+                f"{info.root!r} has boundary codes {info.boundary_conditions}"
+            )
+    return shapes.pop()
