@@ -68,8 +68,8 @@ data: install
 # on 2 CPU cores; an interrupted run resumes (with the same recipe only).
 KS1D_RECIPE := --data datasets/ks1d --model walrus --config tiny --steps 3000 \
 	--batch-size 32 --lr 0.002 --warmup 100 --rollout-steps 4 --rollout-curriculum 1000 \
-	--input-noise 0.01 --ema 0.999 --delta-scale state --val-every 250 --val-horizon 200 \
-	--val-starts 32
+	--input-noise 0.01 --ema 0.999 --delta-scale state --spectral-head --whitened-loss 0.01 \
+	--scale-input --val-every 250 --val-horizon 200 --val-starts 32
 # The README's numbers were trained on the CPU; `make train TRAIN_DEVICE=auto` uses a GPU
 # where torch finds one (different kernels: the numbers will differ).
 TRAIN_DEVICE ?= cpu
