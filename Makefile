@@ -64,8 +64,10 @@ data: install
 # The headline KS1D surrogate: the tiny Walrus trained for long rollouts (input noise,
 # 4-step pushforward loss grown by a curriculum, weight EMA, weights kept by the valid
 # split's closed-loop VPT, changes scaled by the state's RMS so that no steady state is
-# absorbing; peak learning rate 2e-3, docs/experiments_ks1d.md). About 23-27 minutes
-# on 2 CPU cores; an interrupted run resumes (with the same recipe only).
+# absorbing, then per Fourier mode by train-split statistics with a loss in those
+# whitened coordinates, the window's log RMS as an input; peak learning rate 2e-3,
+# docs/experiments_ks1d.md). About 23-25 minutes on 2 CPU cores; an interrupted run
+# resumes (with the same recipe only).
 KS1D_RECIPE := --data datasets/ks1d --model walrus --config tiny --steps 3000 \
 	--batch-size 32 --lr 0.002 --warmup 100 --rollout-steps 4 --rollout-curriculum 1000 \
 	--input-noise 0.01 --ema 0.999 --delta-scale state --spectral-head --whitened-loss 0.01 \
