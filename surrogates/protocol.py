@@ -99,6 +99,17 @@ def target(current: torch.Tensor, following: torch.Tensor, d: torch.Tensor) -> t
     return (following - current) / d
 
 
+def with_input_noise(
+    clean: torch.Tensor, sigma: float, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """``clean (B, T, C, *space)`` plus Gaussian noise of ``sigma`` times each sample's
+    and field's RMS over the window (the training's ``--input-noise``)."""
+    dims = [1, *range(3, clean.ndim)]
+    rms = clean.pow(2).mean(dims, keepdim=True).sqrt()
+    noise = torch.randn(clean.shape, generator=generator, dtype=clean.dtype, device=clean.device)
+    return clean + sigma * rms * noise
+
+
 def slide(window: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
     """``window`` without its oldest position and with ``frame (B, C_out, *space)``
     last; the channels after ``C_out`` (constant fields) keep their last values."""

@@ -77,7 +77,15 @@ from surrogates.data import BatchPlan, MultiWindows, WellWindows, require_conser
 from surrogates.ema import WeightEMA
 from surrogates.models import MODELS
 from surrogates.models.walrus import DELTA_SCALES
-from surrogates.protocol import Surrogate, advance, batch_window, channels, slide, target
+from surrogates.protocol import (
+    Surrogate,
+    advance,
+    batch_window,
+    channels,
+    slide,
+    target,
+    with_input_noise,
+)
 from surrogates.runs import CONFIG, build_model
 
 VPT_EPSILON = 0.5
@@ -247,9 +255,7 @@ def batch_loss(model: Surrogate, batch: dict, infos: list, cfg: TrainConfig, dev
     window, targets = batch_window(batch, device)
     clean = window[:, :, :n_out]
     if cfg.input_noise:
-        dims = [1, *range(3, window.ndim)]
-        rms = clean.pow(2).mean(dims, keepdim=True).sqrt()
-        noisy = clean + cfg.input_noise * rms * torch.randn_like(clean)
+        noisy = with_input_noise(clean, cfg.input_noise)
         window = torch.cat([noisy, window[:, :, n_out:]], 2)
     delta, d = model(window, bcs, in_fields, out_fields)
     following = torch.cat([clean[:, 1:], targets[:, :1]], 1)
@@ -296,8 +302,8 @@ def fit_head(model, train_sets: list[WellWindows], cfg: TrainConfig, device) -> 
             batch = torch.utils.data.default_collate([ds[int(i)] for i in chunk])
             yield batch_window(batch, device)
 
-    noise = cfg.input_noise
-    model.fit_spectral_head(batches(), out_fields, noise, torch.Generator().manual_seed(cfg.seed))
+    generator = torch.Generator().manual_seed(cfg.seed)
+    model.fit_spectral_head(batches(), out_fields, cfg.input_noise, generator)
 
 
 @torch.no_grad()
@@ -457,8 +463,9 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None, progress: 
             for d in cfg.data
         ]
     model = build_model(asdict(cfg), infos).to(device)
-    if cfg.spectral_head:
-        fit_head(model, train_sets, cfg, device)
+    resuming = cfg.resume and (Path(cfg.out) / CHECKPOINT).exists()
+    if cfg.spectral_head and not (resuming or cfg.init_from):
+        fit_head(model, train_sets, cfg, device)  # else the loaded weights carry the head
     if cfg.init_from:
         _initialise(model, Path(cfg.init_from))
     params = [p for p in model.parameters() if p.requires_grad]

@@ -44,6 +44,7 @@ from surrogates.data import PERIODIC, DatasetInfo
 from surrogates.models.autoregress import ClosedLoop
 from surrogates.models.jitter import KERNELS, jitter, strides_for, unjitter
 from surrogates.models.spectral_head import SpectralHead
+from surrogates.protocol import with_input_noise
 
 N_FLAGS = 3  # interior (bias), wall padding, open padding
 DELTA_SCALES = ("changes", "state")
@@ -386,8 +387,7 @@ class Walrus(ClosedLoop):
         triples = []
         for window, targets in batches:
             clean = window[:, :, :n_out]
-            s, _ = self.scales(clean)
-            noisy = clean + noise * s * torch.randn(clean.shape, generator=generator)
+            noisy = with_input_noise(clean, noise, generator)
             _, d = self.scales(noisy)
             following = torch.cat([clean[:, 1:], targets[:, :1]], 1)
             shape = clean.shape[3:]
