@@ -12,7 +12,16 @@ from torch.utils.data import DataLoader
 from pdesim.io import write_run
 from pdesim.simulate import Run
 from pdesim.systems import make_system
-from surrogates.data import OPEN, PERIODIC, WALL, BatchPlan, MultiWindows, WellWindows, scan
+from surrogates.data import (
+    CACHE_BYTES,
+    OPEN,
+    PERIODIC,
+    WALL,
+    BatchPlan,
+    MultiWindows,
+    WellWindows,
+    scan,
+)
 
 KS1D = ("ks1d", {"L": 22.0, "N": 32})
 KS2D = ("ks2d", {"L": 10.0, "N": 16})
@@ -74,8 +83,12 @@ def ks1d(tmp_path_factory):
     return write_dataset(tmp_path_factory.mktemp("ks1d"), files=2)
 
 
-def test_windows_are_the_stored_frames_at_every_stride(ks1d):
-    ds = WellWindows(ks1d, "train", n_steps_input=3, n_steps_output=2, max_dt_stride=3)
+@pytest.mark.parametrize("cache_bytes", [CACHE_BYTES, 0])
+def test_windows_are_the_stored_frames_at_every_stride(ks1d, cache_bytes):
+    ds = WellWindows(
+        ks1d, "train", n_steps_input=3, n_steps_output=2, max_dt_stride=3, cache_bytes=cache_bytes
+    )
+    assert ds.cached == (cache_bytes > 0)
     raw = []
     for path in sorted((ks1d / "data" / "train").glob("*.hdf5")):
         with h5py.File(path) as h5:
@@ -91,6 +104,18 @@ def test_windows_are_the_stored_frames_at_every_stride(ks1d):
         np.testing.assert_array_equal(sample["output_fields"][..., 0].numpy(), frames[3:])
         assert int(sample["dt_stride"]) == stride
     assert sample["boundary_conditions"].tolist() == [[PERIODIC, PERIODIC]]
+
+
+def test_the_cache_holds_splits_within_its_budget_and_samples_never_alias_it(ks1d):
+    split_bytes = 2 * 2 * 14 * 32 * 4  # files x trajectories x frames x points x float32
+    assert WellWindows(ks1d, "train", cache_bytes=split_bytes).cached
+    assert not WellWindows(ks1d, "train", cache_bytes=split_bytes - 1).cached
+    ds = WellWindows(ks1d, "train", n_steps_input=3)
+    first = ds[5]["input_fields"].clone()
+    ds[5]["input_fields"].mul_(0)  # a consumer writing into its sample
+    torch.testing.assert_close(ds[5]["input_fields"], first, rtol=0, atol=0)
+    assert ds._trajectories
+    assert pickle.loads(pickle.dumps(ds))._trajectories == {}  # the cache never travels
 
 
 def test_full_trajectory_mode(ks1d):
