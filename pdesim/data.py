@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from pdesim.common import VERSION, SimulationDiverged
+from pdesim.fft_backends import REPRODUCIBLE_ENVIRONMENT
 from pdesim.file_checks import split_contents, split_problems, verify_content
 from pdesim.files import no_space_named, temporary_path
 from pdesim.io import (
@@ -73,7 +74,7 @@ ShardProgress = Callable[[dict[str, Any]], None]
 """Called with each finished shard's report."""
 
 #: Environment every shard runs under (see the module docstring).
-SHARD_ENVIRONMENT = {"PDESIM_FFT_PLANNER": "estimate", "PDESIM_FFT_WISDOM": "off"}
+SHARD_ENVIRONMENT = REPRODUCIBLE_ENVIRONMENT
 
 #: The lock file a run holds in its output directory while it writes.
 LOCK_NAME = ".pdesim-data.lock"

@@ -11,6 +11,10 @@ inverse ones carry ``1/N`` (numpy's convention) unless told not to.
 The pyfftw backend also hands out raw FFTW plans and the addresses of FFTW's execute
 functions (:meth:`PyFFTWBackend.real_plans_1d`), for loops compiled with numba that
 call FFTW themselves (:mod:`pdesim.compiled`).
+
+:func:`reproducible_plans` scopes a computation to FFTW's ``estimate`` planner without
+wisdom, for chaotic runs whose result must not depend on timings (a measured plan can
+differ from one process to the next and change the last bits, which chaos amplifies).
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ import math
 import os
 import platform
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 
@@ -445,6 +451,42 @@ def _run_plan(
 
 
 _BACKENDS: dict[tuple, object] = {}
+
+#: The planner settings of :func:`reproducible_plans` (and of dataset shards).
+REPRODUCIBLE_ENVIRONMENT = {"PDESIM_FFT_PLANNER": "estimate", "PDESIM_FFT_WISDOM": "off"}
+
+
+@contextmanager
+def reproducible_plans() -> Iterator[None]:
+    """Inside the block, backends plan with FFTW's ``estimate`` planner and no wisdom:
+    fresh backends, and FFTW holding none of the plans this process measured before
+    (FFTW answers an estimate request with any wisdom it holds for the problem). The
+    plans then depend on the machine and the FFTW build only, not on timings or on what
+    ran earlier, so a chaotic run computed inside gives the same bits every time on one
+    machine. The process's environment, backends and wisdom are restored afterwards."""
+    global _BACKENDS
+    saved_env = {key: os.environ.get(key) for key in REPRODUCIBLE_ENVIRONMENT}
+    saved_backends, _BACKENDS = _BACKENDS, {}
+    try:
+        import pyfftw
+    except ImportError:
+        pyfftw = None
+    wisdom = pyfftw.export_wisdom() if pyfftw is not None else None
+    if pyfftw is not None:
+        pyfftw.forget_wisdom()
+    os.environ.update(REPRODUCIBLE_ENVIRONMENT)
+    try:
+        yield
+    finally:
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        _BACKENDS = saved_backends
+        if pyfftw is not None:
+            pyfftw.forget_wisdom()
+            pyfftw.import_wisdom(wisdom)
 
 
 def get_backend(name: str | None = None) -> ScipyBackend | PyFFTWBackend:

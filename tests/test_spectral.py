@@ -1,11 +1,16 @@
 """Grids, wavenumbers, dealiasing and the two FFT backends."""
 
+import os
+
 import numpy as np
 import pytest
 
-from pdesim.fft_backends import PyFFTWBackend, ScipyBackend, get_backend
+from pdesim import fft_backends
+from pdesim.diagnostics import lyapunov_spectrum
+from pdesim.fft_backends import PyFFTWBackend, ScipyBackend, get_backend, reproducible_plans
 from pdesim.grid import Grid
 from pdesim.spectral import SpectralTransform
+from pdesim.systems import make_system
 
 BACKENDS = ["pyfftw", "scipy"]
 
@@ -172,6 +177,36 @@ def test_fftw_wisdom_is_saved_and_reused(monkeypatch, tmp_path):
     assert len(files) == 1 and "wisdom" in files[0].read_text()
     again = PyFFTWBackend(threads=1, planner="estimate")
     assert again.wisdom_path == files[0]
+
+
+def test_reproducible_plans_scope_the_estimate_planner_and_restore_the_process(monkeypatch):
+    pyfftw = pytest.importorskip("pyfftw")
+    monkeypatch.setenv("PDESIM_FFT_PLANNER", "measure")
+    monkeypatch.delenv("PDESIM_FFT_WISDOM", raising=False)
+    outside = get_backend()
+    system = make_system("ks1d", L=22.0, N=64)
+
+    def exponent() -> float:
+        return lyapunov_spectrum(system, 1, t_end=2000.0, dt=0.25).exponents[0]
+
+    with reproducible_plans():
+        inside = get_backend()
+        assert inside is not outside
+        assert (inside.planner, inside.wisdom) == ("FFTW_ESTIMATE", False)
+        first = exponent()
+    assert get_backend() is outside
+    assert os.environ["PDESIM_FFT_PLANNER"] == "measure" and "PDESIM_FFT_WISDOM" not in os.environ
+    exponent()  # measured plans for the same transforms, and their wisdom, in between
+
+    def wisdom() -> list[bytes]:  # FFTW's wisdom, as a set of lines (import reorders it)
+        return sorted(b"".join(pyfftw.export_wisdom()).splitlines())
+
+    before = wisdom()
+    with reproducible_plans():
+        again = exponent()
+    assert again == first  # a chaotic run: equal to the last bit only with equal plans
+    assert wisdom() == before
+    assert fft_backends.REPRODUCIBLE_ENVIRONMENT["PDESIM_FFT_PLANNER"] == "estimate"
 
 
 def test_work_arrays_are_made_once_per_key():
