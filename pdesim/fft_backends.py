@@ -471,8 +471,8 @@ def reproducible_plans() -> Iterator[None]:
         import pyfftw
     except ImportError:
         pyfftw = None
-    wisdom = pyfftw.export_wisdom() if pyfftw is not None else None
     if pyfftw is not None:
+        wisdom = pyfftw.export_wisdom()
         pyfftw.forget_wisdom()
     os.environ.update(REPRODUCIBLE_ENVIRONMENT)
     try:

@@ -30,16 +30,14 @@ def _relative(a, b):
 
 
 @pytest.fixture
-def estimate_planner(monkeypatch):
+def estimate_planner():
     """FFTW's estimate planner without wisdom, as dataset shards run: fresh backends, and
     none of the wisdom earlier tests' measured plans left in this process (FFTW answers
     an estimate request with any wisdom it holds for the problem, so the plans, and the
     last bits, would depend on which tests ran before)."""
-    pyfftw = pytest.importorskip("pyfftw")
-    monkeypatch.setenv("PDESIM_FFT_PLANNER", "estimate")
-    monkeypatch.setenv("PDESIM_FFT_WISDOM", "off")
-    monkeypatch.setattr(fft_backends, "_BACKENDS", {})
-    pyfftw.forget_wisdom()
+    pytest.importorskip("pyfftw")
+    with fft_backends.reproducible_plans():
+        yield
 
 
 @pytest.mark.parametrize("name", SYSTEMS)
