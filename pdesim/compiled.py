@@ -20,7 +20,7 @@ arrays, and each chunk runs all the steps while its arrays stay in the L1/L2 cac
 FFTW's new-array execute functions are called from the compiled loop on plans made
 once per chunk size (:meth:`pdesim.fft_backends.PyFFTWBackend.real_plans_1d`). The
 functions are compiled once per machine (numba ``cache=True``); the FFTW functions
-are reached by address (:func:`_execute`), so nothing process-specific is compiled in.
+are reached by address (:func:`execute_plan`), so nothing process-specific is compiled in.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ CHUNK_BYTES = 96 * 1024
 
 
 @intrinsic
-def _execute(typingctx, function, plan, src, dst):
+def execute_plan(typingctx, function, plan, src, dst):
     """``function(plan, src, dst)`` for a C function given by its address (FFTW's
     ``fftw_execute_dft_r2c`` / ``_c2r``), the plan and the arrays' data pointers."""
     signature = types.void(types.intp, types.intp, types.intp, types.intp)
@@ -72,7 +72,7 @@ def _nonlinear(x, g, band, mask, spectral, physical, out, execute, forward, inve
             spectral[b, i] = complex(mask[i] * v.real, mask[i] * v.imag)
         for i in range(band, m):  # the inverse may have destroyed its input
             spectral[b, i] = 0.0
-    _execute(execute[1], inverse, spectral.ctypes.data, physical.ctypes.data)
+    execute_plan(execute[1], inverse, spectral.ctypes.data, physical.ctypes.data)
     n = physical.shape[1]
     if tangent:
         for b in range(1, g):
@@ -84,7 +84,7 @@ def _nonlinear(x, g, band, mask, spectral, physical, out, execute, forward, inve
         for b in range(g):
             for j in range(n):
                 physical[b, j] = physical[b, j] * physical[b, j]
-    _execute(execute[0], forward, physical.ctypes.data, out.ctypes.data)
+    execute_plan(execute[0], forward, physical.ctypes.data, out.ctypes.data)
 
 
 @fused

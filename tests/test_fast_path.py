@@ -1,11 +1,12 @@
 """The fast paths equal the general one and are taken where they apply: the compiled
-1-D path (pdesim.compiled) and batches of large states stepped in tiles (2-D)."""
+1-D path (pdesim.compiled), the compiled KS2D path (pdesim.compiled_ks2d) and batches
+of large states stepped in tiles (2-D)."""
 
 import numpy as np
 import pytest
 
 import pdesim
-from pdesim import compiled, fft_backends
+from pdesim import compiled, compiled_ks2d, fft_backends
 from pdesim.diagnostics import lyapunov_spectrum
 from pdesim.diagnostics.lyapunov import _orthonormalise
 from pdesim.systems import base
@@ -52,11 +53,14 @@ def test_advected_scalars_take_the_compiled_path_up_to_the_threshold(monkeypatch
 
 
 def test_scipy_backend_and_fft_threads_take_the_general_path(monkeypatch):
-    monkeypatch.setenv("PDESIM_FFT", "scipy")
-    assert type(pdesim.make_system("ks1d").make_stepper(0.25)) is SpectralStepper
-    monkeypatch.setenv("PDESIM_FFT", "pyfftw")
-    monkeypatch.setenv("PDESIM_FFT_THREADS", "2")
-    assert type(pdesim.make_system("ks1d").make_stepper(0.25)) is SpectralStepper
+    for environment in (
+        {"PDESIM_FFT": "scipy"},
+        {"PDESIM_FFT": "pyfftw", "PDESIM_FFT_THREADS": "2"},
+    ):
+        for name, value in environment.items():
+            monkeypatch.setenv(name, value)
+        assert type(pdesim.make_system("ks1d").make_stepper(0.25)) is SpectralStepper
+        assert type(pdesim.make_system("ks2d", **KS2D[0]).make_stepper(0.1)) is SpectralStepper
 
 
 @pytest.mark.parametrize("name", SYSTEMS)
@@ -152,6 +156,76 @@ def test_ks2d_advance_equals_single_steps():
     np.testing.assert_array_equal(x, y)
 
 
+#: KS2D cases of the compiled 2-D path: parameters and a time step.
+KS2D = ({"L": 10 * np.pi, "N": 32}, 0.1)
+KS2D_VARIANTS = [{}, {"L": 20.0, "N": 48, "dealias": "1/2"}, {"dealias": "none"}]
+
+
+def _ks2d(**params):
+    return pdesim.make_system("ks2d", **{**KS2D[0], **params})
+
+
+def test_ks2d_takes_the_compiled_path():
+    stepper = _ks2d().make_stepper(KS2D[1])
+    assert isinstance(stepper, compiled_ks2d.KS2DStepper) and stepper._compiled
+
+
+@pytest.mark.parametrize("params", KS2D_VARIANTS)
+@pytest.mark.parametrize("batch", [1, 3])
+def test_compiled_ks2d_trajectories_equal_the_general_path(estimate_planner, batch, params):
+    """Plans of the general path's layout: with the estimate planner, the same bits."""
+    system, dt = _ks2d(**params), KS2D[1]
+    fast, general = system.make_stepper(dt), SpectralStepper(system, dt)
+    u0 = _fields(system, batch)
+    x, y = fast.to_state(u0), general.to_state(u0)
+    for n in range(150):
+        fast.step(x, n * dt)
+        general.step(y, n * dt)
+    assert _relative(x, y) <= 1e-12
+    assert np.abs(y).max() > 10 * np.abs(general.to_state(u0)).max()  # grown: nonlinear
+
+
+@pytest.mark.parametrize("params", KS2D_VARIANTS)
+def test_every_compiled_ks2d_step_equals_the_general_step(params):
+    """Each of 100 steps from the same state (default planner: plans may differ)."""
+    system, dt = _ks2d(**params), KS2D[1]
+    fast, general = system.make_stepper(dt), SpectralStepper(system, dt)
+    y = general.to_state(_fields(system, 2))
+    worst = 0.0
+    for step in range(100):
+        x = y.copy()
+        fast.step(x, step * dt)
+        general.step(y, step * dt)
+        worst = max(worst, _relative(x, y))
+    assert worst <= 1e-13
+
+
+def test_compiled_ks2d_trajectory_does_not_depend_on_its_batch():
+    system = _ks2d()
+    stepper = system.make_stepper(KS2D[1])
+    u0 = _fields(system, 4)
+    x, alone = stepper.to_state(u0), stepper.to_state(u0[2:3])
+    stepper.advance(x, 0.0, 30)
+    stepper.advance(alone, 0.0, 30)
+    np.testing.assert_array_equal(x[2:3], alone)
+    y = stepper.to_state(u0)
+    for n in range(30):
+        stepper.step(y, n * KS2D[1])
+    np.testing.assert_array_equal(x, y)
+
+
+def test_compiled_ks2d_leaves_non_contiguous_states_to_the_general_path_and_checks_shapes():
+    system = _ks2d()
+    fast, general = system.make_stepper(KS2D[1]), SpectralStepper(system, KS2D[1])
+    u0 = _fields(system, 4)
+    x, y = fast.to_state(u0)[::2], general.to_state(u0)[::2]
+    fast.advance(x, 0.0, 20)
+    general.advance(y, 0.0, 20)
+    assert _relative(x, y) <= 1e-12
+    with pytest.raises(ValueError, match="shape"):
+        fast.step(np.zeros((1, 1, 32, 16), dtype=complex), 0.0)
+
+
 @pytest.mark.parametrize("name", SYSTEMS)
 @pytest.mark.parametrize("m", [1, 6])
 def test_compiled_tangent_steps_equal_the_general_ones(m, name):
@@ -212,7 +286,8 @@ TILED = {
 def test_tiled_batches_equal_the_whole_batch_stepped_at_once(monkeypatch, name, batch):
     params, dt = TILED[name]
     system = pdesim.make_system(name, **params)
-    stepper = system.make_stepper(dt)
+    # ks2d's compiled path steps one trajectory at a time; the tiles are the general path's
+    stepper = SpectralStepper(system, dt) if name == "ks2d" else system.make_stepper(dt)
     u0 = _fields(system, batch)
     tiled, whole = stepper.to_state(u0), stepper.to_state(u0)
     monkeypatch.setattr(base, "TILE_BYTES", 2 * tiled[:1].nbytes)  # tiles of two
@@ -239,12 +314,12 @@ def test_tiles_follow_the_byte_budget_and_keep_per_trajectory_coefficients_whole
 
     def tiles(budget):  # a new stepper: tile sizes are kept per state shape
         monkeypatch.setattr(base, "TILE_BYTES", budget)
-        return system.make_stepper(0.1).tiles(state)
+        return SpectralStepper(system, 0.1).tiles(state)
 
     assert [len(t) for t in tiles(3 * per)] == [3, 3, 1]
     assert tiles(7 * per)[0] is state
     assert [len(t) for t in tiles(per // 2)] == [1] * 7  # a trajectory larger than a tile
-    stepper = system.make_stepper(0.1)
+    stepper = SpectralStepper(system, 0.1)
     assert stepper.tiles(state[::2])[0].shape[0] == 4  # not C-contiguous: one piece
     coefficients = stepper.integrator.coefficient_rows(state.shape)
     batched = type(coefficients)(*[np.repeat(c, 7, axis=0) for c in vars(coefficients).values()])

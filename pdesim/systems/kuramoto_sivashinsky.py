@@ -25,11 +25,13 @@ from functools import cached_property
 
 import numpy as np
 
+from pdesim import compiled_ks2d
 from pdesim.grid import DEALIAS_RULES, Grid
 from pdesim.integrators import Nonlinear
 from pdesim.kernels import derivative_pair, product_sum, rows, scale, sum_of_squares
 from pdesim.systems._advection import AdvectedScalar1D
 from pdesim.systems.base import (
+    SpectralStepper,
     SpectralSystem,
     band_limited_noise,
     parameter,
@@ -144,6 +146,14 @@ class KuramotoSivashinsky2D(SpectralSystem):
     def linear_operator(self) -> np.ndarray:
         k2 = self.grid.k_squared
         return (k2 - k2**2)[None, :, :]
+
+    def make_stepper(self, dt: float, method: str | None = None) -> SpectralStepper:
+        """ETDRK4 with step ``dt``: compiled steps (:class:`pdesim.compiled_ks2d.KS2DStepper`)
+        with FFTW on one thread, else the general path."""
+        require_choice("method", method or self.methods[0], self.methods)
+        if compiled_ks2d.applies(self):
+            return compiled_ks2d.KS2DStepper(self, dt)
+        return SpectralStepper(self, dt)
 
     def _gradient(self, coeffs: np.ndarray, role: str) -> np.ndarray:
         """Dealiased ``(u_x, u_y)`` in physical space, shaped ``(2, batch, 1, N, N)``."""
