@@ -320,7 +320,7 @@ def working_set_bytes(stepper, state: np.ndarray) -> int:
     and multipliers."""
     integrator = stepper.integrator
     arrays = [state, *integrator._buffers(state)[:6]]
-    arrays += vars(integrator._rows[state.shape]).values()
+    arrays += vars(integrator.coefficient_rows(state.shape)).values()
     for value in vars(stepper.system).values():
         if isinstance(value, dict | WorkArrays):  # the system's work buffers
             arrays += [v for v in value.values() if isinstance(v, np.ndarray)]
