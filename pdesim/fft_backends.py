@@ -135,61 +135,6 @@ class ScipyBackend:
         else:
             dst[...] = scipy.fft.idctn(src, type=2, axes=axes, workers=w, norm=norm)
 
-    @property
-    def execute_address_c2c(self) -> int:
-        """Address of FFTW's new-array complex execute ``fftw_execute_dft(plan, in, out)``."""
-        return self._c_interface.address("fftw_execute_dft")
-
-    def banded_plans_2d(self, n0: int, n1: int, band: int, fields: int) -> tuple[int, ...]:
-        """FFTW plans (addresses) of the banded real 2-D transforms of :meth:`execute`
-        with ``band``, for compiled loops (:mod:`pdesim.compiled_ks2d`), on arrays from
-        :meth:`empty`: ``(inverse columns, inverse rows, forward rows, forward columns)``.
-
-        Inverse, of ``fields`` fields ``(fields, n0, m)`` complex (``m = n1 // 2 + 1``) to
-        ``(fields, n0, n1)`` float64: in place, the first ``band`` columns backward over
-        axis 0, then every row ``c2r`` (destroying its input). Forward, of one field
-        ``(n0, n1)`` to ``(n0, m)``: every row ``r2c``, then in place the first ``band``
-        columns forward over axis 0. Unnormalised; the layout of the general path's plans
-        for one trajectory; this backend's planner (and wisdom), single-threaded, cached
-        for the life of the process.
-        """
-        key = ("c-banded-2d", n0, n1, band, fields)
-        plans = self._plans.get(key)
-        if plans is None:
-            m = n1 // 2 + 1
-            spectral = self.empty((fields, n0, m), np.complex128)
-            physical = self.empty((fields, n0, n1), np.float64)
-            flags = _FFTW_PLANNER_FLAGS[self.planner]
-            column = [(n0, m, m)]
-            c = self._c_interface
-            with c.lock:
-                c.prepare(self.plan_seconds)
-                plans = (
-                    c.plan_guru(
-                        "dft",
-                        column,
-                        [(fields, n0 * m, n0 * m), (band, 1, 1)],
-                        spectral,
-                        spectral,
-                        flags,
-                        sign=1,
-                    ),
-                    c.plan_guru(
-                        "c2r",
-                        [(n1, 1, 1)],
-                        [(fields * n0, m, n1)],
-                        spectral,
-                        physical,
-                        flags | _FFTW_DESTROY_INPUT,
-                    ),
-                    c.plan_guru("r2c", [(n1, 1, 1)], [(n0, n1, m)], physical, spectral, flags),
-                    c.plan_guru("dft", column, [(band, 1, 1)], spectral, spectral, flags, sign=-1),
-                )
-            self._plans[key] = plans
-            if self.wisdom:
-                self._save_wisdom()
-        return plans
-
     def execute_r2r(self, kinds: tuple[str, ...], src: np.ndarray, dst: np.ndarray) -> None:
         """Real-to-real transform with one kind per last axis (see :data:`R2R_KINDS`).
 
