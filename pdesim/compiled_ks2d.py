@@ -59,6 +59,17 @@ def _nonlinear(x, rows, band, kx, ky, spectral, physical, out, control):
 
 
 @fused
+def _combine(e2, q, x, n, out, rows, band):
+    """``out = E2 x + Q n`` on the kept modes (``E2``, ``Q`` real)."""
+    for r in rows:
+        for i in range(band):
+            v, w = x[r, i], n[r, i]
+            out[r, i] = complex(
+                e2[r, i] * v.real + q[r, i] * w.real, e2[r, i] * v.imag + q[r, i] * w.imag
+            )
+
+
+@fused
 def _advance(state, n_steps, table, rows, kept, band, control, work, physical):
     """``n_steps`` ETDRK4 steps of a C-contiguous ``state`` ``(batch, 1, N, M)``, one
     trajectory at a time.
@@ -82,19 +93,9 @@ def _advance(state, n_steps, table, rows, kept, band, control, work, physical):
         x = state[t, 0]
         for _ in range(n_steps):
             _nonlinear(x, rows, band, kx, ky, spectral, physical, nu, control)
-            for r in rows:
-                for i in range(band):
-                    v, w = x[r, i], nu[r, i]
-                    a[r, i] = complex(
-                        e2[r, i] * v.real + q[r, i] * w.real, e2[r, i] * v.imag + q[r, i] * w.imag
-                    )
+            _combine(e2, q, x, nu, a, rows, band)
             _nonlinear(a, rows, band, kx, ky, spectral, physical, na, control)
-            for r in rows:
-                for i in range(band):
-                    v, w = x[r, i], na[r, i]
-                    b[r, i] = complex(
-                        e2[r, i] * v.real + q[r, i] * w.real, e2[r, i] * v.imag + q[r, i] * w.imag
-                    )
+            _combine(e2, q, x, na, b, rows, band)
             _nonlinear(b, rows, band, kx, ky, spectral, physical, nb, control)
             for r in rows:
                 for i in range(band):
